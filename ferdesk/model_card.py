@@ -1,0 +1,111 @@
+"""Model folders: model.tflite (what the app runs), model.keras (for evaluation and retraining) and card.json.
+
+The card says what the model is: labels in output order, input spec and preprocessing, metrics, data and command.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ferdesk.preprocess import check_spec
+
+CARD_FILE = "card.json"
+KERAS_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
+CARD_FORMAT = 1
+
+
+class ModelFolderError(ValueError):
+    """A folder that is not a usable ferdesk model; the message says what is wrong."""
+
+
+@dataclass
+class ModelCard:
+    name: str
+    labels: list[str]
+    architecture: str
+    preprocessing: dict
+    metrics: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    folder: Path | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line for menus: name, emotions and test accuracy."""
+        acc = self.metrics.get("test_accuracy")
+        acc_text = f", test accuracy {acc:.1%}" if isinstance(acc, (int, float)) else ""
+        return f"{self.name} ({', '.join(self.labels)}{acc_text})"
+
+    def to_json(self) -> dict:
+        return {
+            "format": CARD_FORMAT,
+            "name": self.name,
+            "labels": self.labels,
+            "architecture": self.architecture,
+            "input": {"shape": [None, 48, 48, 1], "dtype": "float32", "range": [0.0, 1.0]},
+            "preprocessing": self.preprocessing,
+            "metrics": self.metrics,
+            "data": self.data,
+            "training": self.training,
+            "files": {"tflite": TFLITE_FILE, "keras": KERAS_FILE},
+        }
+
+
+def write_card(card: ModelCard, folder: Path) -> Path:
+    path = Path(folder) / CARD_FILE
+    path.write_text(json.dumps(card.to_json(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_card(folder: str | Path, need: tuple[str, ...] = (TFLITE_FILE,)) -> ModelCard:
+    """Read and validate a model folder's card; raise ModelFolderError naming the problem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: not a folder")
+    card_path = folder / CARD_FILE
+    if not card_path.is_file():
+        raise ModelFolderError(f"{folder}: no {CARD_FILE}; a model folder holds {CARD_FILE}, {TFLITE_FILE}, {KERAS_FILE}")
+    try:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFolderError(f"{card_path}: unreadable card ({exc})") from None
+    if not isinstance(raw, dict) or raw.get("format") != CARD_FORMAT:
+        raise ModelFolderError(f"{card_path}: unknown card format {raw.get('format') if isinstance(raw, dict) else raw!r}")
+    labels = raw.get("labels")
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
+        raise ModelFolderError(f"{card_path}: 'labels' must list at least two label names")
+    try:
+        check_spec(raw.get("preprocessing") or {})
+    except ValueError as exc:
+        raise ModelFolderError(f"{card_path}: {exc}") from None
+    for name in need:
+        if not (folder / name).is_file():
+            raise ModelFolderError(f"{folder}: missing {name}")
+    return ModelCard(
+        name=str(raw.get("name") or folder.name),
+        labels=labels,
+        architecture=str(raw.get("architecture", "unknown")),
+        preprocessing=raw["preprocessing"],
+        metrics=raw.get("metrics") or {},
+        data=raw.get("data") or {},
+        training=raw.get("training") or {},
+        folder=folder,
+    )
+
+
+def load_keras_model(folder: str | Path):
+    """The folder's Keras model, loaded with safe_mode (no arbitrary code from the file is run)."""
+    import keras
+
+    card = read_card(folder, need=(KERAS_FILE,))
+    path = Path(folder) / KERAS_FILE
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # keras raises many types for corrupt archives
+        raise ModelFolderError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from None
+    if model.output_shape[-1] != len(card.labels):
+        raise ModelFolderError(f"{path}: {model.output_shape[-1]} outputs but the card lists {len(card.labels)} labels")
+    return card, model

@@ -1,0 +1,155 @@
+"""The model zoo: a logistic-regression baseline on pixels and Keras CNNs from about 30k to about 3.8M parameters.
+
+Every model takes the (N, 48, 48, 1) float input of ferdesk.preprocess.to_model_input and ends in a softmax,
+so all of them export to the same model folder. Augmentation lives in the input pipeline (training.fit),
+not in the models, so exported models hold inference layers only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ferdesk.preprocess import INPUT_SIZE
+
+BASELINE = "logreg"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    description: str
+    build: Callable | None  # None for the scikit-learn baseline
+
+
+def _conv_block(x, filters: int, convs: int, dropout: float):
+    from keras import layers
+
+    for _ in range(convs):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+    x = layers.MaxPooling2D()(x)
+    return layers.Dropout(dropout)(x) if dropout else x
+
+
+def _head(x, n_classes: int):
+    from keras import layers
+
+    # Softmax in float32 even under mixed precision, for stable probabilities.
+    return layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+
+
+def build_cnn_small(n_classes: int):
+    """Three single-conv blocks (20/40/60) and global average pooling: about 30k parameters, fastest."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    x = inputs
+    for filters in (20, 40, 60):
+        x = _conv_block(x, filters, convs=1, dropout=0.0)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    return keras.Model(inputs, _head(x, n_classes), name="cnn_small")
+
+
+def build_cnn_medium(n_classes: int):
+    """Four VGG-style blocks of two convs (32/64/128/256), global average pooling: about 1.2M parameters."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    x = inputs
+    for filters in (32, 64, 128, 256):
+        x = _conv_block(x, filters, convs=2, dropout=0.1)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.4)(x)
+    return keras.Model(inputs, _head(x, n_classes), name="cnn_medium")
+
+
+def build_cnn_large(n_classes: int):
+    """The medium conv stack with a wide fully connected head (flatten -> 1024 -> 256): about 3.8M parameters.
+
+    The extra parameters sit in dense layers, as in the classic FER CNNs, so it trains only a little slower.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    x = inputs
+    for filters in (32, 64, 128, 256):
+        x = _conv_block(x, filters, convs=2, dropout=0.1)
+    x = layers.Flatten()(x)
+    for units in (1024, 256):
+        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dropout(0.5)(x)
+    return keras.Model(inputs, _head(x, n_classes), name="cnn_large")
+
+
+ZOO: dict[str, ZooEntry] = {
+    BASELINE: ZooEntry(BASELINE, "scikit-learn logistic regression on standardised pixels", None),
+    "cnn_small": ZooEntry("cnn_small", build_cnn_small.__doc__.split(":")[0], build_cnn_small),
+    "cnn_medium": ZooEntry("cnn_medium", build_cnn_medium.__doc__.split(":")[0], build_cnn_medium),
+    "cnn_large": ZooEntry("cnn_large", build_cnn_large.__doc__.split(":")[0], build_cnn_large),
+}
+DEFAULT_MODELS = list(ZOO)
+
+
+def parse_models(spec: str | None) -> list[str]:
+    names = DEFAULT_MODELS if not spec else [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ZOO]
+    if unknown or not names:
+        raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ZOO)}")
+    return names
+
+
+def build_cnn(name: str, n_classes: int):
+    entry = ZOO[name]
+    if entry.build is None:
+        raise ValueError(f"{name} is not a Keras model")
+    return entry.build(n_classes)
+
+
+def trainable_parameters(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def make_logreg(seed: int, max_iter: int = 300):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=max_iter, random_state=seed))
+
+
+def logreg_parameters(n_classes: int) -> int:
+    n_inputs = INPUT_SIZE * INPUT_SIZE
+    outputs = 1 if n_classes == 2 else n_classes
+    return outputs * (n_inputs + 1)
+
+
+def logreg_to_keras(pipeline, n_classes: int):
+    """The fitted scaler + logistic regression as one Keras Dense softmax layer (same probabilities).
+
+    This lets the baseline be exported, loaded and run exactly like the CNNs, with no pickling.
+    """
+    import keras
+    from keras import layers
+
+    scaler, logreg = pipeline[0], pipeline[-1]
+    scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+    coef = logreg.coef_ / scale  # fold the standardisation into the weights
+    intercept = logreg.intercept_ - coef @ scaler.mean_
+    if n_classes == 2:  # binary LR scores class 1 against a zero logit for class 0
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    x = layers.Flatten()(inputs)
+    dense = layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")
+    outputs = dense(x)
+    model = keras.Model(inputs, outputs, name=BASELINE)
+    dense.set_weights([coef.T.astype(np.float32), intercept.astype(np.float32)])
+    return model

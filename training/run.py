@@ -1,0 +1,155 @@
+"""One training run: load data, cross-validate every model, fit finals, test once, export the best, report.
+
+Outputs are written to a hidden sibling folder and renamed into place at the end, so an interrupted or
+failed run never leaves a half-written model folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ferdesk.model_card import ModelCard
+from ferdesk.preprocess import preprocessing_spec
+from training.cv import cross_validate, cv_splits, fit_on
+from training.data import TRAIN_USAGE, Dataset, describe, imbalance_ratio, load_dataset
+from training.export import write_model_folder
+from training.fit import FitSettings, predict_proba
+from training.metrics import classification_metrics
+from training.models import BASELINE, build_cnn, logreg_parameters, trainable_parameters
+from training.progress import Progress
+from training.report import write_report
+
+
+@dataclass
+class RunConfig:
+    data: Path
+    out: Path
+    emotions: list[str] | None
+    models: list[str]
+    folds: int = 5
+    repeats: int = 1
+    test_usage: str = "PublicTest"
+    skip_bad: bool = False
+    overwrite: bool = False
+    command: str = ""
+    fit: FitSettings = None
+
+    def __post_init__(self):
+        self.fit = self.fit or FitSettings()
+
+
+def machine_description() -> str:
+    return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU cores, {platform.system()}".replace("  ", " ")
+
+
+def train_test_split_of(dataset: Dataset, test_usage: str, seed: int):
+    """Training rows and the held-back test rows; without test rows, a stratified 10% is held back instead."""
+    train_mask = dataset.usage == TRAIN_USAGE
+    test_mask = dataset.usage == test_usage
+    if not train_mask.any():
+        raise ValueError(f"{dataset.source}: no {TRAIN_USAGE} rows (or train/ images) to train on")
+    if test_mask.any():
+        return np.flatnonzero(train_mask), np.flatnonzero(test_mask), test_usage
+    train_idx = np.flatnonzero(train_mask)
+    fit_idx, test_idx = train_test_split(train_idx, test_size=0.1, random_state=seed,
+                                         stratify=dataset.labels[train_idx])
+    return np.sort(fit_idx), np.sort(test_idx), f"10% of {TRAIN_USAGE} held back (no {test_usage} rows)"
+
+
+def prepare_output(out: Path, overwrite: bool) -> Path:
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Swap the finished folder into place; the old one is removed only after the new one is there."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_training(config: RunConfig, progress: Progress) -> dict:
+    start = time.perf_counter()
+    dataset = load_dataset(config.data, config.emotions, config.skip_bad)
+    progress.message(describe(dataset))
+    emotions = dataset.emotions
+    train_idx, test_idx, test_name = train_test_split_of(dataset, config.test_usage, config.fit.seed)
+    x_train, y_train = dataset.images[train_idx], dataset.labels[train_idx]
+    x_test, y_test = dataset.images[test_idx], dataset.labels[test_idx]
+    splits = cv_splits(y_train, config.folds, config.repeats, config.fit.seed)
+    staging = prepare_output(config.out, config.overwrite)
+    try:
+        results, finals, histories = [], {}, {}
+        for name in config.models:
+            progress.message(f"== {name}: {config.folds}-fold cross-validation x {config.repeats}")
+            cv = cross_validate(name, x_train, y_train, emotions, splits, config.fit, progress)
+            final = fit_on(name, x_train, y_train, np.arange(len(y_train)), len(emotions), config.fit,
+                           progress, "final", 0, 0)
+            test = classification_metrics(y_test, predict_proba(final.model, x_test), emotions)
+            progress.fit_done(name, "final", 0, 0, test_accuracy=test["accuracy"], test_macro_f1=test["macro_f1"])
+            progress.message(f"{name}: CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, "
+                             f"test accuracy {test['accuracy']:.4f}")
+            params = logreg_parameters(len(emotions)) if name == BASELINE else trainable_parameters(final.model)
+            results.append({
+                "name": name, "parameters": params, "cv": cv, "test": test,
+                "final_epochs": final.epochs_run,
+                "train_seconds": cv["train_seconds"] + final.seconds,
+                "images_per_second": cv["images_per_second"],
+            })
+            finals[name] = final.model
+            histories[name] = final.history
+        best = max(results, key=lambda r: r["cv"]["accuracy_mean"])
+        train_counts = {k: int(v) for k, v in zip(emotions, np.bincount(y_train, minlength=len(emotions)))}
+        report = {
+            "command": config.command,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_description(),
+            "data": {
+                "source_name": Path(dataset.source).name, "sha256": dataset.sha256, "emotions": emotions,
+                "train_size": int(len(y_train)), "test_size": int(len(y_test)), "test_usage": test_name,
+                "train_counts": train_counts, "train_imbalance": imbalance_ratio(train_counts),
+                "skipped_rows": [asdict(b) for b in dataset.skipped],
+            },
+            "settings": {"folds": config.folds, "repeats": config.repeats, **asdict(config.fit)},
+            "models": results,
+            "best_model": best["name"],
+        }
+        report["wall_seconds"] = time.perf_counter() - start
+        card = ModelCard(
+            name=config.out.name, labels=emotions, architecture=best["name"],
+            preprocessing=preprocessing_spec(),
+            metrics={"cv_accuracy_mean": best["cv"]["accuracy_mean"], "cv_accuracy_std": best["cv"]["accuracy_std"],
+                     "cv_macro_f1_mean": best["cv"]["macro_f1_mean"], "test_accuracy": best["test"]["accuracy"],
+                     "test_macro_f1": best["test"]["macro_f1"], "test_per_class_recall": best["test"]["per_class_recall"],
+                     "test_split": test_name, "folds": config.folds, "repeats": config.repeats},
+            data={k: report["data"][k] for k in ("source_name", "sha256", "train_size", "test_size", "train_counts")},
+            training={"command": config.command, "created": report["created"], "machine": report["machine"],
+                      "max_epochs": config.fit.epochs, "final_epochs": best["final_epochs"], "seed": config.fit.seed,
+                      "parameters": best["parameters"], "wall_seconds": report["wall_seconds"]},
+        )
+        write_model_folder(finals[best["name"]], staging, card)
+        write_report(report, staging, histories)
+        publish(staging, config.out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    progress.event("done", out=str(config.out), best_model=best["name"])
+    return report
