@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fer2013.csv(.gz) or a folder with train/<emotion>/ and test/<emotion>/ (default: $FERDESK_DATA)")
     p.add_argument("--emotions", default=None, help="comma-separated subset, e.g. sad,surprise (default: all seven)")
     p.add_argument("--models", default=None, help=f"comma-separated, from: {', '.join(ZOO)} (default: all)")
-    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--folds", type=int, default=5, help="K of the K-fold cross-validation; 0 skips it (one model)")
     p.add_argument("--repeats", type=int, default=1, help="repeats of the K-fold split, reshuffled each time")
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs per CNN fit (early stopping may end sooner)")
     p.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class-weights", action="store_true", help="weight classes inversely to their frequency")
     p.add_argument("--no-augment", action="store_true", help="train without flip/shift/rotation/zoom augmentation")
     p.add_argument("--bf16", action="store_true", help="mixed bfloat16 training (faster on AVX512-BF16 CPUs)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="score faces and their mirror images and average (test-time augmentation; the app does too)")
     p.add_argument("--test-usage", default="PublicTest", help="Usage value of the held-back test rows")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed rows/images and report them")
     p.add_argument("--out", default=None, help="output model folder (default: runs/<emotions>-<time>)")
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         command=shlex.join(["ferdesk-train", *argv]),
         fit=FitSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         patience=args.patience, class_weighting=args.class_weights, augment=not args.no_augment,
-                        bf16=args.bf16, seed=args.seed),
+                        bf16=args.bf16, flip_average=args.flip_average, seed=args.seed),
     )
     progress = Progress(args.progress)
     try:

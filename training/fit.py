@@ -23,6 +23,7 @@ class FitSettings:
     class_weighting: bool = False
     augment: bool = True
     bf16: bool = False  # mixed bfloat16: faster on CPUs with AVX512-BF16, exported in float32 anyway
+    flip_average: bool = False  # score each face and its mirror image, average (recorded in the card)
     seed: int = 0
 
 
@@ -157,8 +158,11 @@ def fit_model(name: str, n_classes: int, train: tuple, val: tuple, settings: Fit
     return fit_cnn(name, n_classes, train, val, settings, progress, stage, fold, folds)
 
 
-def predict_proba(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Probabilities for uint8 faces with a compiled-once call (never model.predict per face)."""
+def predict_proba(model, images: np.ndarray, flip_average: bool = False, batch_size: int = 512) -> np.ndarray:
+    """Probabilities for uint8 faces in large batches (never model.predict per face); optionally flip-averaged."""
     x = to_model_input(images)
-    out = [np.asarray(model(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
-    return np.concatenate(out).astype(np.float32)
+    out = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
+                          for i in range(0, len(x), batch_size)]).astype(np.float32)
+    if flip_average:
+        out = (out + predict_proba(model, images[:, :, ::-1])) / 2.0
+    return out

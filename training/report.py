@@ -84,8 +84,15 @@ def plot_fold_accuracy(models: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _cv_cells(cv: dict) -> str:
+    if cv["accuracy_mean"] is None:
+        return "no CV | no CV"
+    return (f"{_pct(cv['accuracy_mean'])} ± {_pct(cv['accuracy_std'])} "
+            f"| {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}")
 
 
 def markdown_report(report: dict) -> str:
@@ -100,9 +107,10 @@ def markdown_report(report: dict) -> str:
         f"Training class counts: " + ", ".join(f"{k} {v}" for k, v in data["train_counts"].items()) +
         f" (imbalance {data['train_imbalance']:.2f}).",
         "",
-        f"Cross-validation: {cfg['folds']}-fold stratified, {cfg['repeats']} repeat(s), seed {cfg['seed']}; "
+        (f"Cross-validation: {cfg['folds']}-fold stratified, {cfg['repeats']} repeat(s), seed {cfg['seed']}; "
+         if cfg["folds"] else f"No cross-validation (--folds 0), seed {cfg['seed']}; ") +
         f"CNNs up to {cfg['epochs']} epochs (early stopping, patience {cfg['patience']}) on 90% of the training "
-        f"folds, validated on the other 10%. Test split used once, after model selection.",
+        f"data of each fit, validated on the other 10%. Test split used once, after model selection.",
         "",
         "| model | trainable params | CV accuracy (mean ± std) | CV macro-F1 | test accuracy | test macro-F1 "
         "| train time | images/s |",
@@ -112,15 +120,15 @@ def markdown_report(report: dict) -> str:
         cv, test = m["cv"], m["test"]
         lines.append(
             f"| {m['name']}{' (exported)' if m['name'] == report['best_model'] else ''} | {m['parameters']:,} "
-            f"| {_pct(cv['accuracy_mean'])} ± {_pct(cv['accuracy_std'])} "
-            f"| {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f} | {_pct(test['accuracy'])} "
+            f"| {_cv_cells(cv)} | {_pct(test['accuracy'])} "
             f"| {test['macro_f1']:.3f} | {m['train_seconds']:.0f} s | {m['images_per_second']:.0f} |"
         )
-    lines += ["", "Per-fold accuracy:", "", "| model | " + " | ".join(
-        f"fold {i + 1}" for i in range(len(report["models"][0]["cv"]["fold_accuracy"]))) + " |",
-        "|---|" + "---:|" * len(report["models"][0]["cv"]["fold_accuracy"])]
-    for m in report["models"]:
-        lines.append(f"| {m['name']} | " + " | ".join(_pct(a) for a in m["cv"]["fold_accuracy"]) + " |")
+    n_folds = len(report["models"][0]["cv"]["fold_accuracy"])
+    if n_folds:
+        lines += ["", "Per-fold accuracy:", "", "| model | " + " | ".join(
+            f"fold {i + 1}" for i in range(n_folds)) + " |", "|---|" + "---:|" * n_folds]
+        for m in report["models"]:
+            lines.append(f"| {m['name']} | " + " | ".join(_pct(a) for a in m["cv"]["fold_accuracy"]) + " |")
     best = next(m for m in report["models"] if m["name"] == report["best_model"])
     labels = data["emotions"]
     lines += ["", f"## Exported model: {best['name']} (best CV mean accuracy)", "",
@@ -129,8 +137,10 @@ def markdown_report(report: dict) -> str:
               "| | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
     for name, row in zip(labels, best["test"]["confusion_matrix"]):
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
-    lines += ["", f"![confusion matrix]({CONFUSION_PNG})", "", f"![per-fold accuracy]({FOLDS_PNG})", "",
-              f"![learning curves]({CURVES_PNG})", "",
+    lines += ["", f"![confusion matrix]({CONFUSION_PNG})", ""]
+    if n_folds:
+        lines += [f"![per-fold accuracy]({FOLDS_PNG})", ""]
+    lines += [f"![learning curves]({CURVES_PNG})", "",
               f"Machine: {report['machine']}. Total wall time {report['wall_seconds'] / 60:.1f} min.", ""]
     return "\n".join(lines)
 
@@ -143,4 +153,5 @@ def write_report(report: dict, folder: Path, histories: dict[str, dict]) -> None
     plot_confusion(best["test"]["confusion_matrix"], report["data"]["emotions"],
                    f"{best['name']} on {report['data']['test_usage']}", folder / CONFUSION_PNG)
     plot_learning_curves(histories, folder / CURVES_PNG)
-    plot_fold_accuracy(report["models"], folder / FOLDS_PNG)
+    if report["models"][0]["cv"]["fold_accuracy"]:
+        plot_fold_accuracy(report["models"], folder / FOLDS_PNG)

@@ -95,28 +95,33 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
     x_train, y_train = dataset.images[train_idx], dataset.labels[train_idx]
     x_test, y_test = dataset.images[test_idx], dataset.labels[test_idx]
     splits = cv_splits(y_train, config.folds, config.repeats, config.fit.seed)
+    if not splits and len(config.models) > 1:
+        raise ValueError("without cross-validation (--folds 0) there is nothing to choose between: train one model")
     staging = prepare_output(config.out, config.overwrite)
     try:
         results, finals, histories = [], {}, {}
         for name in config.models:
-            progress.message(f"== {name}: {config.folds}-fold cross-validation x {config.repeats}")
+            if splits:
+                progress.message(f"== {name}: {config.folds}-fold cross-validation x {config.repeats}")
             cv = cross_validate(name, x_train, y_train, emotions, splits, config.fit, progress)
             final = fit_on(name, x_train, y_train, np.arange(len(y_train)), len(emotions), config.fit,
                            progress, "final", 0, 0)
-            test = classification_metrics(y_test, predict_proba(final.model, x_test), emotions)
+            proba = predict_proba(final.model, x_test, config.fit.flip_average)
+            test = classification_metrics(y_test, proba, emotions)
             progress.fit_done(name, "final", 0, 0, test_accuracy=test["accuracy"], test_macro_f1=test["macro_f1"])
-            progress.message(f"{name}: CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, "
-                             f"test accuracy {test['accuracy']:.4f}")
+            cv_text = f"CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, " if splits else ""
+            progress.message(f"{name}: {cv_text}test accuracy {test['accuracy']:.4f}")
             params = logreg_parameters(len(emotions)) if name == BASELINE else trainable_parameters(final.model)
             results.append({
                 "name": name, "parameters": params, "cv": cv, "test": test,
                 "final_epochs": final.epochs_run,
                 "train_seconds": cv["train_seconds"] + final.seconds,
-                "images_per_second": cv["images_per_second"],
+                "images_per_second": cv["images_per_second"] or final.images_per_second,
             })
             finals[name] = final.model
             histories[name] = final.history
-        best = max(results, key=lambda r: r["cv"]["accuracy_mean"])
+        # Selection uses cross-validation only; the test split never picks the model.
+        best = max(results, key=lambda r: r["cv"]["accuracy_mean"] or 0.0)
         train_counts = {k: int(v) for k, v in zip(emotions, np.bincount(y_train, minlength=len(emotions)))}
         report = {
             "command": config.command,
@@ -142,7 +147,8 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
                      "test_split": test_name, "folds": config.folds, "repeats": config.repeats},
             data={k: report["data"][k] for k in ("source_name", "sha256", "train_size", "test_size", "train_counts")},
             training={"command": config.command, "created": report["created"], "machine": report["machine"],
-                      "max_epochs": config.fit.epochs, "final_epochs": best["final_epochs"], "seed": config.fit.seed,
+                      "max_epochs": config.fit.epochs, "final_epochs": best["final_epochs"],
+                      "flip_average": config.fit.flip_average, "seed": config.fit.seed,
                       "parameters": best["parameters"], "wall_seconds": report["wall_seconds"]},
         )
         write_model_folder(finals[best["name"]], staging, card)

@@ -1,0 +1,120 @@
+"""ferdesk-train and ferdesk-eval end to end on real faces, and the model folder they produce."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, run_cli
+from ferdesk.classify import EmotionClassifier
+from ferdesk.model_card import ModelFolderError, load_keras_model, read_card
+from training.data import load_fer_csv
+from training.fit import predict_proba
+
+RUN_FILES = {"model.keras", "model.tflite", "card.json", "report.json", "report.md",
+             "confusion_matrix.png", "learning_curves.png", "fold_accuracy.png"}
+
+
+def test_train_writes_every_output(trained_model, small_study_csv):
+    assert RUN_FILES <= {p.name for p in trained_model.iterdir()}
+    assert not list(trained_model.parent.glob(".*partial*"))
+    report = json.loads((trained_model / "report.json").read_text())
+    assert [m["name"] for m in report["models"]] == ["logreg", "cnn_small"]
+    for model in report["models"]:
+        assert len(model["cv"]["fold_accuracy"]) == 3 and len(model["cv"]["fold_macro_f1"]) == 3
+        assert model["cv"]["accuracy_mean"] == pytest.approx(np.mean(model["cv"]["fold_accuracy"]))
+        assert 0.0 <= model["test"]["accuracy"] <= 1.0 and model["images_per_second"] > 0
+        assert len(model["test"]["confusion_matrix"]) == 2
+        assert sum(map(sum, model["test"]["confusion_matrix"])) == report["data"]["test_size"] == 80
+    assert report["data"]["train_size"] == 300 and report["data"]["emotions"] == ["sad", "surprise"]
+    assert "--models logreg,cnn_small" in report["command"]
+    best = max(report["models"], key=lambda m: m["cv"]["accuracy_mean"])
+    assert report["best_model"] == best["name"]
+    card = read_card(trained_model)
+    assert card.labels == ["sad", "surprise"] and card.architecture == best["name"]
+    assert card.metrics["test_accuracy"] == best["test"]["accuracy"]
+    assert card.data["sha256"] == report["data"]["sha256"]
+    assert "| logreg" in (trained_model / "report.md").read_text()
+    for png in ("confusion_matrix.png", "learning_curves.png", "fold_accuracy.png"):
+        assert (trained_model / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The logistic regression beats chance on real faces even with 300 of them.
+    logreg = report["models"][0]
+    assert logreg["cv"]["accuracy_mean"] > 0.6
+
+
+def test_eval_reproduces_the_reported_test_accuracy(trained_model, small_study_csv, tmp_path):
+    out = tmp_path / "eval.json"
+    result = run_cli("-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv),
+                     "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(out.read_text())
+    assert metrics["n"] == 80
+    assert metrics["accuracy"] == pytest.approx(read_card(trained_model).metrics["test_accuracy"], abs=1e-6)
+    assert "confusion matrix" in result.stdout and "sad" in result.stdout
+
+
+def test_tflite_and_keras_agree(trained_model, small_study_csv):
+    faces = load_fer_csv(small_study_csv, "sad,surprise").images[:37]
+    _, model = load_keras_model(trained_model)
+    keras_proba = predict_proba(model, faces)
+    classifier = EmotionClassifier(trained_model)
+    batched = classifier.predict(faces)
+    np.testing.assert_allclose(batched, keras_proba, atol=1e-5)
+    singles = np.concatenate([classifier.predict(face[None]) for face in faces[:5]])
+    np.testing.assert_allclose(singles, batched[:5], atol=1e-5)
+    assert classifier.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 2)
+    np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_corrupt_or_incomplete_model_folders(trained_model, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_model, broken)
+    (broken / "model.tflite").write_bytes(b"garbage" * 10)
+    with pytest.raises(ModelFolderError, match="not a usable TFLite model"):
+        EmotionClassifier(broken)
+    (broken / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ModelFolderError, match="cannot load Keras model"):
+        load_keras_model(broken)
+    (broken / "card.json").write_text("{not json")
+    with pytest.raises(ModelFolderError, match="unreadable card"):
+        read_card(broken)
+    (broken / "card.json").unlink()
+    with pytest.raises(ModelFolderError, match="no card.json"):
+        read_card(broken)
+    with pytest.raises(ModelFolderError, match="not a folder"):
+        read_card(tmp_path / "missing")
+
+
+def test_bad_arguments_fail_clearly(small_study_csv, tmp_path):
+    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,joy", "--out",
+                     str(tmp_path / "x"))
+    assert result.returncode == 2 and "unknown emotion(s) joy" in result.stderr
+    result = run_cli("-m", "training", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and "none.csv: no such file" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_nothing(small_study_csv, tmp_path, sig):
+    out = tmp_path / "cancelled"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
+         "--models", "cnn_small", "--folds", "2", "--epochs", "50", "--patience", "50", "--out", str(out),
+         "--progress", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    deadline = time.time() + 300
+    for line in proc.stdout:  # wait until training is really under way
+        if '"event": "epoch"' in line or time.time() > deadline:
+            break
+    assert list(tmp_path.glob(".cancelled.partial-*")), "the run should be writing to its staging folder"
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == 130
+    assert "interrupted" in proc.stderr.read()
+    assert not out.exists() and not list(tmp_path.glob(".cancelled*"))
