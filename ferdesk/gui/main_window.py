@@ -22,7 +22,7 @@ from ferdesk.gui.worker import PipelineWorker
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
 from ferdesk.paths import model_folders
 from ferdesk.pipeline import DEFAULT_MODEL, ViewOptions
-from ferdesk.sources import SourceError, list_cameras, open_source
+from ferdesk.sources import ImageSource, SourceError, list_cameras, open_source
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("Loading…")
         self.statusBar().addWidget(self.status_label, 1)
 
+        self.notice_timer = QTimer(self, singleShot=True)
+        self.notice_timer.timeout.connect(lambda: self.video.show_message(""))
         self._build_menus()
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -245,6 +247,8 @@ class MainWindow(QMainWindow):
         except (SourceError, OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot open source", str(exc))
             return False
+        if isinstance(source, ImageSource):
+            source.loop = True  # stills stay on screen and follow view changes
         self.source_spec = spec
         self.banner_box.hide()
         self.pause_action.setChecked(False)
@@ -302,7 +306,7 @@ class MainWindow(QMainWindow):
         self._on_model_changed(card)
         self.video.show_message(self.notice or "Starting source…")
         if self.notice:
-            QTimer.singleShot(4000, lambda: self.video.show_message(""))
+            self.notice_timer.start(4000)
 
     def _on_init_failed(self, error: str) -> None:
         self.video.show_message(f"No usable model: {error}\nUse Model > Load model folder… or Model > Retrain….")

@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
 )
 
 from ferdesk.labels import EMOTIONS
-from ferdesk.paths import PROJECT_ROOT, USER_MODELS_DIR
+from ferdesk import paths
 from training.models import ZOO
 
 
@@ -39,11 +39,11 @@ def _check_grid(names: list[str], checked: set[str]) -> tuple[QWidget, dict[str,
 class RetrainDialog(QDialog):
     model_ready = pyqtSignal(str)  # folder of the newly trained model, when the user chooses to use it
 
-    def __init__(self, parent=None, data_path: str = "", output_root: Path = USER_MODELS_DIR):
+    def __init__(self, parent=None, data_path: str = "", output_root: Path | None = None):
         super().__init__(parent)
         self.setWindowTitle("Retrain a model")
         self.resize(720, 620)
-        self.output_root = Path(output_root)
+        self.output_root = Path(output_root or paths.USER_MODELS_DIR)
         self.process: QProcess | None = None
         self.out_dir: Path | None = None
         self.total_fits = 0
@@ -166,7 +166,7 @@ class RetrainDialog(QDialog):
         env.insert("PYTHONUNBUFFERED", "1")
         env.insert("TF_CPP_MIN_LOG_LEVEL", "2")
         self.process.setProcessEnvironment(env)
-        self.process.setWorkingDirectory(str(PROJECT_ROOT))
+        self.process.setWorkingDirectory(str(paths.PROJECT_ROOT))
         self.process.readyReadStandardOutput.connect(self._read_stdout)
         self.process.readyReadStandardError.connect(self._read_stderr)
         self.process.finished.connect(self._finished)

@@ -45,6 +45,7 @@ class PipelineWorker(QThread):
         self._result_lock = threading.Lock()
         self._grabber: LatestFrameGrabber | None = None
         self._paused = False
+        self._last_index = -1
         self._writer: cv2.VideoWriter | None = None
         self._record_path: Path | None = None
         self._record_size: tuple[int, int] = (0, 0)
@@ -75,6 +76,7 @@ class PipelineWorker(QThread):
             if self._grabber is not None:
                 self._grabber.stop()
             self._grabber = LatestFrameGrabber(source, on_state=self._emit_state).start()
+            self._last_index = -1  # frame indices restart with each source
             self._paused = False
             if self.pipeline is not None:
                 self.pipeline.tracker.reset()
@@ -141,19 +143,18 @@ class PipelineWorker(QThread):
             # Keep serving commands (e.g. loading another model) without a pipeline.
         else:
             self.initialized.emit(self.pipeline.classifier.card)
-        last_index = -1
         while not self._stop.is_set():
             self._run_commands()
             grabber = self._grabber
             if self.pipeline is None or grabber is None or self._paused:
                 time.sleep(0.02)
                 continue
-            grabbed = grabber.get(timeout=0.05, newer_than=last_index)
+            grabbed = grabber.get(timeout=0.05, newer_than=self._last_index)
             if grabbed is None:
                 if grabber.state == "ended":
                     time.sleep(0.05)
                 continue
-            last_index = grabbed.index
+            self._last_index = grabbed.index
             result = self.pipeline.process(grabbed.frame, grabbed.timestamp, grabbed.index)
             self._frame_times.append(time.monotonic())
             self._record(result.annotated, grabber)

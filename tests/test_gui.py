@@ -1,0 +1,210 @@
+"""The real app under pytest-qt: demo fallback, every menu action, model loading, retraining and its cancel."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from matplotlib import cbook
+from PyQt5.QtCore import QSettings
+from PyQt5.QtWidgets import QFileDialog, QMessageBox
+
+from ferdesk.gui.main_window import SMOOTHING, MainWindow
+from ferdesk.gui.model_info import ModelInfoDialog
+from ferdesk.model_card import read_card
+
+GRACE_HOPPER = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    """Message boxes are recorded instead of shown; a test fails if one appears that it did not expect."""
+    shown = []
+
+    def record(kind):
+        def box(parent, title, text, *args, **kwargs):
+            shown.append((kind, title, text))
+            return QMessageBox.Ok
+        return box
+
+    for kind in ("warning", "information", "critical", "about"):
+        monkeypatch.setattr(QMessageBox, kind, staticmethod(record(kind)))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, trained_model, messages):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    win = MainWindow(settings=settings, model=str(trained_model))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) > 0, timeout=30000)
+    yield win
+    win.close()
+
+
+def patch_dialog(monkeypatch, name, value):
+    monkeypatch.setattr(QFileDialog, name, staticmethod(lambda *a, **k: value))
+
+
+def test_starts_on_demo_without_camera_and_draws_boxes_on_real_faces(window, messages):
+    result = window.last_result
+    assert window.source_spec == "demo" and "No camera found" in window.notice
+    assert result.annotated.shape == result.frame.shape == (480, 640, 3)
+    face = result.faces[0]
+    x, y, w, h = (int(v) for v in (face.box.x, face.box.y, face.box.w, face.box.h))
+    edge_changed = np.any(result.annotated[y:y + h, x:x + 3] != result.frame[y:y + h, x:x + 3])
+    assert edge_changed, "a box is drawn along the face's left edge"
+    assert sorted(result.labels) == ["sad", "surprise"]
+    assert "Source: demo" in window.status_label.text() and "FPS" in window.status_label.text()
+    # What the user sees is the annotated frame.
+    shot = window.video.grab().toImage()
+    assert not shot.isNull() and window.video.image.width() == 640
+    assert not messages
+
+
+def test_open_image_snapshot_record_and_export(window, qtbot, monkeypatch, tmp_path, messages):
+    patch_dialog(monkeypatch, "getOpenFileName", (GRACE_HOPPER, ""))
+    window.open_action.trigger()
+    qtbot.waitUntil(lambda: window.last_result is not None and window.last_result.frame.shape[:2] == (600, 512),
+                    timeout=15000)
+    qtbot.waitUntil(lambda: len(window.last_result.faces) == 1, timeout=10000)
+
+    snapshot = tmp_path / "snap.png"
+    patch_dialog(monkeypatch, "getSaveFileName", (str(snapshot), ""))
+    window.snapshot_action.trigger()
+    saved = cv2.imread(str(snapshot))
+    assert saved is not None and saved.shape == (600, 512, 3)
+
+    window.set_source("demo")
+    qtbot.waitUntil(lambda: window.last_result.frame.shape[:2] == (480, 640), timeout=15000)
+    video = tmp_path / "rec.avi"
+    patch_dialog(monkeypatch, "getSaveFileName", (str(video), ""))
+    window.record_action.trigger()
+    qtbot.waitUntil(lambda: "REC" in window.status_label.text(), timeout=5000)
+    qtbot.wait(2000)
+    window.record_action.trigger()
+    qtbot.waitUntil(lambda: not window.record_action.isChecked() and video.is_file(), timeout=5000)
+    qtbot.wait(300)
+    capture = cv2.VideoCapture(str(video))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, first = capture.read()
+    capture.release()
+    assert ok and first.shape == (480, 640, 3) and frames >= 10
+
+    log = tmp_path / "log.csv"
+    patch_dialog(monkeypatch, "getSaveFileName", (str(log), ""))
+    window.export_action.trigger()
+    with open(log, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 10 and {"frame", "track_id", "label", "p_sad", "p_surprise"} <= set(rows[0])
+    assert all(abs(float(r["p_sad"]) + float(r["p_surprise"]) - 1) < 1e-3 for r in rows)
+    assert not messages
+
+
+def test_invalid_model_folder_is_refused_and_old_model_kept(window, qtbot, monkeypatch, tmp_path, messages):
+    before = window.card.folder
+    bogus = tmp_path / "not_a_model"
+    bogus.mkdir()
+    (bogus / "card.json").write_text('{"format": 1, "labels": ["a"]}')
+    patch_dialog(monkeypatch, "getExistingDirectory", str(bogus))
+    window.load_model_action.trigger()
+    assert messages and messages[0][1] == "Not a model folder" and "labels" in messages[0][2]
+    # A folder whose card passes but whose model file is corrupt fails in the worker: still no change.
+    broken = tmp_path / "broken"
+    shutil.copytree(before, broken)
+    (broken / "model.tflite").write_bytes(b"\x00" * 64)
+    window.set_model(broken)
+    qtbot.waitUntil(lambda: len(messages) == 2, timeout=10000)
+    assert "Cannot load model" == messages[1][1]
+    count = window.last_result.index
+    qtbot.waitUntil(lambda: window.last_result.index > count + 3, timeout=10000)
+    assert window.card.folder == before and window.worker.pipeline.classifier.card.folder == before
+
+
+def test_view_menu_and_help(window, qtbot, messages):
+    window._set_view("boxes", False)
+    window._set_view("labels", False)
+    window._set_view("bars", False)
+    window._set_view("mirror", True)
+    qtbot.waitUntil(lambda: window.view.mirror and window.last_result is not None, timeout=5000)
+    index = window.last_result.index
+    qtbot.waitUntil(lambda: window.last_result.index > index + 2, timeout=5000)
+    result = window.last_result
+    assert np.array_equal(result.annotated, result.frame), "with every overlay off, the frame is shown untouched"
+    window.set_smoothing("Strong")
+    qtbot.waitUntil(lambda: window.worker.pipeline.tracker.alpha == SMOOTHING["Strong"], timeout=5000)
+    assert window.settings.value("view/smoothing") == "Strong"
+    assert "Ctrl+S" in window.shortcuts_text() and "Ctrl+T" in window.shortcuts_text()
+    assert window.card.name in window.about_text() and "MediaPipe" in window.about_text()
+    dialog = ModelInfoDialog(window.card, window)
+    tabs = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+    assert tabs[:2] == ["Card", "Report"] and "confusion matrix" in tabs
+    assert not messages
+
+
+def test_source_failing_mid_stream_shows_a_message(window, qtbot, tmp_path, messages):
+    video = tmp_path / "clip.avi"
+    face = cv2.imread(GRACE_HOPPER)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (512, 600))
+    for _ in range(200):
+        writer.write(face)
+    writer.release()
+    window.set_source(str(video))
+    qtbot.waitUntil(lambda: window.last_result.frame.shape[:2] == (600, 512), timeout=15000)
+    video.unlink()
+    qtbot.waitUntil(lambda: window.banner_box.isVisible(), timeout=30000)
+    assert "stopped delivering frames" in window.banner.text() or "End of" in window.banner.text()
+    window.demo_button.click()
+    qtbot.waitUntil(lambda: window.last_result.frame.shape[:2] == (480, 640), timeout=15000)
+    assert not window.banner_box.isVisible() and not messages
+
+
+def configure_retrain(dialog, data, name, epochs):
+    dialog.data_edit.setText(str(data))
+    for emotion, box in dialog.emotion_boxes.items():
+        box.setChecked(emotion in ("sad", "surprise"))
+    for model, box in dialog.model_boxes.items():
+        box.setChecked(model == "cnn_small")
+    dialog.folds.setValue(2)
+    dialog.epochs.setValue(epochs)
+    dialog.name_edit.setText(name)
+
+
+def test_retrain_completes_shows_report_and_switches_model(window, qtbot, small_study_csv, messages):
+    old = window.card.folder
+    window.retrain_action.trigger()
+    dialog = window.retrain_dialog
+    configure_retrain(dialog, small_study_csv, "gui-tiny", epochs=2)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.running(), timeout=5000)
+    frames_before = window.last_result.index
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=300000)
+    assert window.last_result.index > frames_before + 10, "the live view kept running during training"
+    assert dialog.use_button.isEnabled(), dialog.log.toPlainText()[-2000:]
+    assert dialog.overall.value() == dialog.overall.maximum() == 3
+    assert "cnn_small" in dialog.result_label.text() and "CV" in dialog.result_label.text()
+    assert dialog.confusion.pixmap() is not None and not dialog.confusion.pixmap().isNull()
+    dialog.use_button.click()
+    qtbot.waitUntil(lambda: window.card.folder == dialog.out_dir, timeout=10000)
+    assert window.card.folder != old and read_card(dialog.out_dir).labels == ["sad", "surprise"]
+    assert not messages
+
+
+def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, small_study_csv, messages):
+    old = window.card.folder
+    window.retrain_action.trigger()
+    dialog = window.retrain_dialog
+    configure_retrain(dialog, small_study_csv, "gui-cancelled", epochs=200)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.epoch_bar.value() >= 1, timeout=180000)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=60000)
+    assert "Cancelled" in dialog.status.text()
+    assert not dialog.out_dir.exists()
+    assert not list(dialog.output_root.glob(".gui-cancelled*"))
+    assert window.card.folder == old and not dialog.use_button.isEnabled()
+    assert not messages
