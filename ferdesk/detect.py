@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,22 @@ def clip_box(box: Box, width: int, height: int) -> Box | None:
     return Box(x0, y0, x1 - x0, y1 - y0)
 
 
+def _import_mediapipe_without_tensorflow() -> None:
+    """Let mediapipe load without TensorFlow when TensorFlow is not in use yet.
+
+    mediapipe's tasks/python/core/optional_dependencies.py imports TensorFlow only for API-doc decorators and
+    falls back to a no-op when TensorFlow is absent. With TensorFlow installed (training needs it) that import
+    costs about 3 s, and in a worker thread of a PyQt5 app showing a window on X11 (xcb) it crashes the
+    process. Providing the same no-op fallback up front avoids both.
+    """
+    name = "mediapipe.tasks.python.core.optional_dependencies"
+    if "tensorflow" in sys.modules or name in sys.modules:
+        return
+    stub = types.ModuleType(name)
+    stub.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)
+    sys.modules[name] = stub
+
+
 class FaceDetector:
     """BlazeFace via `mediapipe.tasks.python.vision.FaceDetector` in IMAGE mode.
 
@@ -76,7 +94,8 @@ class FaceDetector:
             )
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must lie in [0, 1], got {min_confidence}")
-        # Imported here: mediapipe pulls in TensorFlow (seconds), and `import ferdesk` must stay fast.
+        # Imported here so `import ferdesk` stays fast.
+        _import_mediapipe_without_tensorflow()
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 

@@ -208,3 +208,12 @@ def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, smal
     assert not list(dialog.output_root.glob(".gui-cancelled*"))
     assert window.card.folder == old and not dialog.use_button.isEnabled()
     assert not messages
+
+
+def test_platform_is_the_one_asked_for(qapp):
+    """Under Xvfb (.ci/run) this runs on the real xcb plugin, where the OpenCV/Qt plugin clash would show."""
+    import os
+
+    wanted = os.environ.get("QT_QPA_PLATFORM", "offscreen")
+    assert qapp.platformName() == wanted
+    assert "QT_QPA_PLATFORM_PLUGIN_PATH" not in os.environ

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -13,10 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model folder to start with (default: the last used, else models/default)")
     args = parser.parse_args(argv)
 
-    import cv2  # noqa: F401  (imported before Qt: see below)
-
-    # A non-headless OpenCV wheel points Qt at its own plugins, which breaks PyQt5 on a real display.
-    os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    import ferdesk.gui  # noqa: F401  (undoes OpenCV's Qt plugin path before Qt starts)
     from PyQt5.QtCore import QCoreApplication
     from PyQt5.QtWidgets import QApplication
 
