@@ -18,7 +18,7 @@ INPUT_SIZE = 48
 # The square crop side is CROP_SCALE times the box's larger side; its centre moves down by
 # CROP_SHIFT_Y box heights (negative: up). Medians over 390 FER2013 faces seen by the short-range
 # BlazeFace model: a FER2013 image is 1.19x the box and centred 0.08 box heights above it.
-# Calibration: benchmarks/calibrate_crop.py, docs/calibration.md and tests/test_preprocess.py.
+# Calibration: benchmarks/calibrate_crop.py and docs/calibration.md; tested in tests/test_detect.py.
 CROP_SCALE = 1.19
 CROP_SHIFT_Y = -0.08
 

@@ -338,9 +338,11 @@ class MainWindow(QMainWindow):
         self.selected_track = track_id
 
     def _shown_face(self, faces):
-        chosen = [f for f in faces if f.track_id == self.selected_track]
-        if chosen:
-            return chosen[0]
+        """The clicked face; else the face already shown, while it stays in view; else the largest."""
+        for wanted in (self.selected_track, self.history_track):
+            chosen = [f for f in faces if f.track_id == wanted]
+            if chosen:
+                return chosen[0]
         return max(faces, key=lambda f: f.box.w * f.box.h) if faces else None
 
     def _on_result(self) -> None:
