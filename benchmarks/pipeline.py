@@ -1,0 +1,274 @@
+"""Per-stage latency and frames/s of ferdesk's pipeline on this CPU, optionally against the `fer` package.
+
+Two synthetic 640x480 streams built from real faces (Grace Hopper from matplotlib, the shipped FER2013 demo
+faces) pasted at moving positions over a textured background: one with 1 face and one with 5. The detector's
+face count on every frame is checked and printed, so a "fast" figure can never come from missing faces.
+After a warm-up, each frame goes through EmotionPipeline.process (overlay included); we report the median
+and 95th percentile of each stage (FrameResult.timings_ms), of the whole call, and frames/s.
+
+`fer` needs its own TensorFlow/OpenCV and cannot share our venv. When it is importable here it is timed
+in-process; otherwise save the frames with --save-frames, time them with benchmarks/fer_peer.py in fer's
+venv, and pass its JSON back with --peer-json:
+
+    python benchmarks/pipeline.py --save-frames /tmp/bench-frames --json runs/bench.json
+    /tmp/fer-venv/bin/python benchmarks/fer_peer.py /tmp/bench-frames --json /tmp/fer.json
+    python benchmarks/pipeline.py --peer-json /tmp/fer.json --json runs/bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout without installing
+
+from ferdesk.pipeline import DEFAULT_MODEL, STAGES, EmotionPipeline  # noqa: E402
+from ferdesk.sources import demo_faces  # noqa: E402
+
+SIZE = (640, 480)
+SCENES = {"1face": 1, "5faces": 5}
+PREFERRED_FACES = ("grace_hopper", "fer_happy", "fer_neutral", "fer_surprise", "fer_angry", "fer_sad")
+TARGET_MEDIAN_MS = 10.0
+TARGET_SPEEDUP = 5.0
+
+
+# ------------------------------------------------------------------------------------------- frames
+
+
+def background(width: int, height: int) -> np.ndarray:
+    """A gradient with faint stripes: some texture for the detector, nothing face-like."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    ramp = (x / (width - 1) + y / (height - 1)) / 2.0
+    stripes = 8.0 * np.sin((x - 2 * y) / 17.0)
+    bgr = np.dstack([90 + 50 * ramp + stripes, 100 + 20 * ramp + stripes, 120 - 40 * ramp + stripes])
+    return np.clip(bgr, 0, 255).astype(np.uint8)
+
+
+def _layout(n_faces: int, t: float, width: int, height: int) -> list[tuple[float, float, int]]:
+    """Centre and side of each face at time t (s): slots far enough apart that faces never overlap."""
+    if n_faces == 1:
+        return [(width / 2 + 120 * math.sin(0.9 * t), height / 2 + 40 * math.sin(0.6 * t), int(200 + 20 * math.sin(t)))]
+    if n_faces > 5:
+        raise ValueError("at most 5 faces fit this layout")
+    # Sides of 150-166 px: the short-range BlazeFace model misses some upscaled FER2013 faces below ~135 px.
+    slots = [(100, 110), (320, 110), (540, 110), (210, 355), (430, 355)][:n_faces]
+    return [(cx + 12 * math.sin(1.1 * t + i), cy + 10 * math.sin(0.8 * t + 2 * i), int(158 + 8 * math.sin(t + i)))
+            for i, (cx, cy) in enumerate(slots)]
+
+
+def make_frames(n_faces: int, count: int, fps: float = 30.0) -> list[np.ndarray]:
+    """`count` BGR 640x480 frames with n_faces real faces moving smoothly."""
+    available = dict(demo_faces())
+    # The faces the detector scores highest at these sizes first (checked per frame in time_pipeline).
+    faces = [available[n] for n in PREFERRED_FACES if n in available]
+    faces += [image for name, image in available.items() if name not in PREFERRED_FACES]
+    if len(faces) < n_faces:
+        raise SystemExit(f"need {n_faces} distinct faces, found {len(faces)} (matplotlib sample data, assets/demo)")
+    width, height = SIZE
+    base = background(width, height)
+    frames = []
+    for k in range(count):
+        frame = base.copy()
+        for i, (cx, cy, side) in enumerate(_layout(n_faces, k / fps, width, height)):
+            face = cv2.resize(faces[i], (side, side), interpolation=cv2.INTER_AREA)
+            x0 = int(round(min(max(cx - side / 2, 0), width - side)))
+            y0 = int(round(min(max(cy - side / 2, 0), height - side)))
+            frame[y0 : y0 + side, x0 : x0 + side] = face
+        frames.append(frame)
+    return frames
+
+
+# ------------------------------------------------------------------------------------------- timing
+
+
+def stats(values_ms: list[float]) -> dict[str, float]:
+    a = np.asarray(values_ms, dtype=np.float64)
+    return {"median_ms": round(float(np.median(a)), 3), "p95_ms": round(float(np.percentile(a, 95)), 3),
+            "mean_ms": round(float(a.mean()), 3)}
+
+
+def time_pipeline(pipeline: EmotionPipeline, frames: list[np.ndarray], warmup: int, expected: int) -> dict:
+    """Stage and end-to-end latencies over the frames after `warmup` untimed ones; face counts per frame."""
+    for i in range(warmup):
+        pipeline.process(frames[i % len(frames)], timestamp=i / 30.0, index=i)
+    pipeline.tracker.reset()
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    wall: list[float] = []
+    cpu: list[float] = []
+    counts: list[int] = []
+    start = time.perf_counter()
+    for i, frame in enumerate(frames):
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = pipeline.process(frame, timestamp=i / 30.0, index=i)
+        wall.append((time.perf_counter() - t0) * 1000.0)
+        cpu.append((time.process_time() - c0) * 1000.0)
+        counts.append(len(result.faces))
+        for s in STAGES:
+            stages[s].append(result.timings_ms[s])
+    elapsed = time.perf_counter() - start
+    return {
+        "frames": len(frames),
+        "faces_expected": expected,
+        "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3),
+                        "frames_with_expected": int(sum(c == expected for c in counts))},
+        "stages": {s: stats(v) for s, v in stages.items()},
+        "end_to_end": stats(wall),
+        "cpu_per_frame": stats(cpu),  # process CPU time (all threads): less sensitive to other load
+        "fps": round(len(frames) / elapsed, 2),
+    }
+
+
+def load_fer():
+    """fer's FER class, or None (with a printed note) when fer is not importable in this interpreter."""
+    try:
+        from fer.fer import FER  # `from fer import FER` is broken in fer 25.10.3
+    except Exception as exc:  # ImportError, or a broken install failing on its own imports
+        print(f"note: fer not importable here ({type(exc).__name__}: {exc}); no in-process comparison "
+              "(see --peer-json)")
+        return None
+    return FER
+
+
+def time_fer_inprocess(fer_class, frames: list[np.ndarray], warmup: int) -> dict:
+    """fer's FER().detect_emotions (default Haar detector) on the same frames."""
+    detector = fer_class()
+    for i in range(warmup):
+        detector.detect_emotions(frames[i % len(frames)])
+    wall, counts = [], []
+    start = time.perf_counter()
+    for frame in frames:
+        t0 = time.perf_counter()
+        found = detector.detect_emotions(frame)
+        wall.append((time.perf_counter() - t0) * 1000.0)
+        counts.append(len(found))
+    elapsed = time.perf_counter() - start
+    return {"end_to_end": stats(wall), "fps": round(len(frames) / elapsed, 2),
+            "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3)}}
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def print_table(scene: str, r: dict) -> None:
+    f = r["faces_found"]
+    print(f"\n== {scene}: 640x480, {r['frames']} frames; faces found per frame min {f['min']} / max {f['max']} / "
+          f"mean {f['mean']} (expected {r['faces_expected']}; {f['frames_with_expected']} frames exact)")
+    print(f"   {'stage':<12}{'median ms':>11}{'p95 ms':>10}")
+    for s in STAGES:
+        print(f"   {s:<12}{r['stages'][s]['median_ms']:>11.2f}{r['stages'][s]['p95_ms']:>10.2f}")
+    print(f"   {'end-to-end':<12}{r['end_to_end']['median_ms']:>11.2f}{r['end_to_end']['p95_ms']:>10.2f}"
+          f"   -> {r['fps']:.1f} frames/s")
+    print(f"   {'cpu time':<12}{r['cpu_per_frame']['median_ms']:>11.2f}{r['cpu_per_frame']['p95_ms']:>10.2f}"
+          "   (process CPU, all threads)")
+
+
+def compare(scene: str, ours: dict, fer: dict, origin: str) -> dict:
+    ratio = fer["end_to_end"]["median_ms"] / ours["end_to_end"]["median_ms"]
+    f = fer.get("faces_found", {})
+    print(f"   fer ({origin}): median {fer['end_to_end']['median_ms']:.2f} ms, p95 {fer['end_to_end']['p95_ms']:.2f} ms, "
+          f"{fer['fps']:.1f} frames/s, faces found mean {f.get('mean', '?')}  ->  ferdesk is {ratio:.1f}x faster "
+          f"(median; target >= {TARGET_SPEEDUP:g}x)")
+    return {"origin": origin, **fer, "speedup_median": round(ratio, 2)}
+
+
+def system_info() -> dict:
+    info = {"python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+            "opencv": cv2.__version__, "numpy": np.__version__}
+    try:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help=f"model folder (default: {DEFAULT_MODEL})")
+    p.add_argument("--frames", type=int, default=300, help="timed frames per scene (default: 300)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default: 20)")
+    p.add_argument("--no-flip-average", action="store_true",
+                   help="classify each face once even if the model card asks for flip averaging (shows its cost)")
+    p.add_argument("--json", help="write the figures here")
+    p.add_argument("--save-frames", metavar="DIR", help="also write each scene's frames as PNGs to DIR/<scene>/")
+    p.add_argument("--peer-json", metavar="FILE", help="fer figures from benchmarks/fer_peer.py to compare with")
+    args = p.parse_args(argv)
+    if args.frames < 1 or args.warmup < 0:
+        p.error("--frames must be >= 1 and --warmup >= 0")
+    if not Path(args.model, "card.json").is_file():
+        p.error(f"no model folder at {args.model}; pass --model DIR (a folder with card.json and model.tflite)")
+
+    peer = None
+    if args.peer_json:
+        try:
+            peer = json.loads(Path(args.peer_json).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            p.error(f"cannot read --peer-json {args.peer_json}: {exc}")
+
+    info = system_info()
+    print(f"CPU: {info.get('cpu', '?')} ({info['cpu_count']} cores), load average {info.get('load_average', '?')}")
+    report: dict = {"system": info, "model": args.model, "frame_size": list(SIZE), "warmup": args.warmup,
+                    "targets": {"end_to_end_median_ms_1face": TARGET_MEDIAN_MS, "speedup_vs_fer": TARGET_SPEEDUP},
+                    "scenes": {}}
+    fer_class = load_fer()
+    with EmotionPipeline(args.model) as pipeline:
+        card = pipeline.classifier.card
+        if args.no_flip_average:
+            pipeline.classifier.flip_average = False
+        flip = pipeline.classifier.flip_average
+        print(f"model: {card.name} ({card.architecture}, {len(card.labels)} labels) from {args.model}; "
+              f"flip averaging {'on (2 passes per face)' if flip else 'off'}")
+        report["model_name"] = card.name
+        report["flip_average"] = flip
+        for scene, n_faces in SCENES.items():
+            frames = make_frames(n_faces, args.frames)
+            if args.save_frames:
+                folder = Path(args.save_frames) / scene
+                folder.mkdir(parents=True, exist_ok=True)
+                for i, frame in enumerate(frames):
+                    cv2.imwrite(str(folder / f"{i:05d}.png"), frame)
+            result = time_pipeline(pipeline, frames, args.warmup, n_faces)
+            print_table(scene, result)
+            if result["faces_found"]["frames_with_expected"] < len(frames):
+                print(f"   WARNING: the detector did not find exactly {n_faces} faces on every frame")
+            if fer_class is not None:
+                fer_here = time_fer_inprocess(fer_class, frames, min(args.warmup, 5))
+                result["fer"] = compare(scene, result, fer_here, "in-process")
+            elif peer is not None and scene in peer.get("scenes", {}):
+                result["fer"] = compare(scene, result, peer["scenes"][scene], f"fer_peer.py, fer {peer.get('fer', '?')}")
+            report["scenes"][scene] = result
+    if peer is not None:
+        report["peer"] = {k: v for k, v in peer.items() if k != "scenes"}
+
+    one = report["scenes"]["1face"]
+    verdict = one["end_to_end"]["median_ms"] <= TARGET_MEDIAN_MS
+    print(f"\ntarget: 1-face end-to-end median <= {TARGET_MEDIAN_MS:g} ms: "
+          f"{'met' if verdict else 'MISSED'} ({one['end_to_end']['median_ms']:.2f} ms)")
+    if "fer" in one:
+        print(f"target: >= {TARGET_SPEEDUP:g}x faster than fer: "
+              f"{'met' if one['fer']['speedup_median'] >= TARGET_SPEEDUP else 'MISSED'} ({one['fer']['speedup_median']:.1f}x)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

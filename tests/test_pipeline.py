@@ -1,0 +1,199 @@
+"""EmotionPipeline end to end on real faces with a real (tiny, trained-in-session) model folder."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from ferdesk.classify import EmotionClassifier
+from ferdesk.model_card import ModelFolderError, read_card
+from ferdesk.pipeline import STAGES, EmotionPipeline, FrameResult
+from ferdesk.preprocess import Box, crop_face
+from ferdesk.sources import demo_faces, read_image
+from ferdesk.track import iou
+
+# Grace Hopper's face in matplotlib's 512x600 sample, as the short-range model boxes it (see test_detect.py).
+GRACE_FACE = Box(171, 146, 194, 194)
+
+
+@pytest.fixture(scope="module")
+def grace() -> np.ndarray:
+    from matplotlib import cbook
+
+    image = read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    assert image is not None and image.shape == (600, 512, 3)
+    return image
+
+
+@pytest.fixture(scope="module")
+def faces() -> dict[str, np.ndarray]:
+    found = dict(demo_faces())
+    assert "grace_hopper" in found and len(found) >= 8, sorted(found)
+    return found
+
+
+@pytest.fixture
+def pipeline(trained_model):
+    with EmotionPipeline(trained_model) as p:
+        yield p
+
+
+def face_grid(faces: dict[str, np.ndarray], cols: int = 4, rows: int = 4, cell: int = 200, side: int = 180):
+    """A frame tiled with real faces (each demo face, then mirrored copies), one per cell."""
+    tiles = list(faces.values()) + [cv2.flip(f, 1) for f in faces.values()]
+    assert len(tiles) >= cols * rows
+    frame = np.full((rows * cell, cols * cell, 3), 120, np.uint8)
+    o = (cell - side) // 2
+    for k in range(cols * rows):
+        r, c = divmod(k, cols)
+        frame[r * cell + o : r * cell + o + side, c * cell + o : c * cell + o + side] = cv2.resize(
+            tiles[k], (side, side), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def paste(background: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
+    frame = background.copy()
+    frame[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def check_result(result: FrameResult, labels: list[str], n_faces: int) -> None:
+    assert len(result.faces) == n_faces
+    assert result.labels == labels
+    assert set(result.timings_ms) == set(STAGES)
+    assert all(v >= 0 for v in result.timings_ms.values())
+    for face in result.faces:
+        for probs in (face.probabilities, face.raw_probabilities):
+            assert probs.shape == (len(labels),)
+            assert np.all(probs >= 0)
+            assert float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_grace_hopper_one_face_with_the_models_labels(pipeline, trained_model, grace):
+    labels = read_card(trained_model).labels
+    assert labels == ["sad", "surprise"]
+    result = pipeline.process(grace, timestamp=0.0, index=7)
+    check_result(result, labels, 1)
+    face = result.faces[0]
+    assert iou(face.box, GRACE_FACE) > 0.7
+    assert face.score > 0.8
+    assert face.top(labels)[0] in labels
+    assert result.index == 7 and result.timestamp == 0.0
+    assert result.frame.shape == grace.shape
+    assert result.annotated is not None and result.annotated.shape == grace.shape
+    assert not np.array_equal(result.annotated, grace)  # the overlay was drawn ...
+    assert np.array_equal(result.frame, grace)  # ... on a copy
+
+
+def test_blank_frame_has_no_faces(pipeline):
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    result = pipeline.process(frame)
+    check_result(result, pipeline.labels, 0)
+    assert np.array_equal(result.annotated, frame)
+    assert pipeline.process(np.zeros((480, 640, 3), np.uint8), annotate=False).annotated is None
+
+
+def test_many_faces_batched_equals_one_by_one(trained_model, faces):
+    frame = face_grid(faces)
+    with EmotionPipeline(trained_model, min_confidence=0.3) as p:
+        result = p.process(frame)
+    check_result(result, p.labels, len(result.faces))
+    assert len(result.faces) >= 12
+    cells = {(int(f.box.y + f.box.h / 2) // 200, int(f.box.x + f.box.w / 2) // 200) for f in result.faces}
+    assert len(cells) == len(result.faces)  # one detection per tiled face, no duplicates
+
+    crops = np.stack([crop_face(frame, f.box) for f in result.faces])
+    classifier = EmotionClassifier(trained_model)
+    batched = classifier.predict(crops)
+    one_by_one = np.concatenate([classifier.predict(c[None]) for c in crops])
+    assert batched.shape == (len(crops), len(p.labels))
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+    # First sight of each track: nothing to smooth yet, so the pipeline's output is the batch itself.
+    np.testing.assert_allclose(np.stack([f.raw_probabilities for f in result.faces]), batched, atol=1e-5)
+    np.testing.assert_allclose(np.stack([f.probabilities for f in result.faces]), batched, atol=1e-5)
+    # Different faces get different outputs: the rows are not all one broadcast value.
+    assert np.ptp(batched[:, 0]) > 1e-3
+
+
+def test_pipeline_crops_are_preprocess_crops(pipeline, faces):
+    frame = face_grid(faces, cols=2, rows=2, cell=320, side=280)
+    seen: list[np.ndarray] = []
+    predict = pipeline.classifier.predict
+
+    def spy(batch: np.ndarray) -> np.ndarray:
+        seen.append(np.array(batch, copy=True))
+        return predict(batch)
+
+    pipeline.classifier.predict = spy
+    result = pipeline.process(frame)
+    assert len(seen) == 1 and len(result.faces) >= 3
+    expected = np.stack([crop_face(frame, f.box) for f in result.faces])
+    assert seen[0].dtype == np.uint8 and seen[0].shape == expected.shape
+    assert np.array_equal(seen[0], expected)
+
+
+@pytest.mark.parametrize("kind", ["gray", "bgra", "odd", "4k"])
+def test_frame_layouts_and_sizes(pipeline, grace, faces, kind):
+    if kind == "gray":
+        frame = cv2.cvtColor(grace, cv2.COLOR_BGR2GRAY)
+    elif kind == "bgra":
+        frame = cv2.cvtColor(grace, cv2.COLOR_BGR2BGRA)
+    elif kind == "odd":
+        frame = paste(np.full((479, 641, 3), 90, np.uint8), faces["grace_hopper"], 201, 117, 261)
+    else:
+        frame = paste(np.full((2160, 3840, 3), 90, np.uint8), faces["grace_hopper"], 1111, 333, 1400)
+    result = pipeline.process(frame)
+    check_result(result, pipeline.labels, 1)
+    height, width = frame.shape[:2]
+    assert result.frame.shape == (height, width, 3) and result.frame.dtype == np.uint8
+    assert result.annotated.shape == (height, width, 3)
+    box = result.faces[0].box
+    assert 0 <= box.x and box.x + box.w <= width and 0 <= box.y and box.y + box.h <= height
+
+
+def test_tracking_keeps_ids_and_smooths(trained_model, faces):
+    background = np.full((480, 640, 3), 100, np.uint8)
+    names = ["grace_hopper", "fer_happy"]
+    with EmotionPipeline(trained_model, smoothing=0.4) as p:
+        history = []
+        for k in range(8):  # two faces drifting 4 px per frame
+            frame = paste(background, faces[names[0]], 40 + 4 * k, 60 + 2 * k, 200)
+            frame = paste(frame, faces[names[1]], 380 - 4 * k, 220, 180)
+            result = p.process(frame, timestamp=k / 30.0, index=k)
+            assert len(result.faces) == 2
+            history.append({f.track_id: f for f in result.faces})
+    ids = set(history[0])
+    assert len(ids) == 2
+    assert all(set(h) == ids for h in history)
+    for track_id in ids:  # the box follows its own face: left face stays left
+        xs = [h[track_id].box.x for h in history]
+        assert max(xs) - min(xs) < 60
+    for prev, cur in zip(history, history[1:]):
+        for track_id in ids:
+            expected = 0.4 * cur[track_id].raw_probabilities + 0.6 * prev[track_id].probabilities
+            np.testing.assert_allclose(cur[track_id].probabilities, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["missing_tflite", "garbage_tflite", "garbage_card"])
+def test_set_model_with_broken_folder_keeps_the_old_model(pipeline, trained_model, grace, tmp_path, damage):
+    before = pipeline.process(grace).faces[0].raw_probabilities
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_model, broken)
+    if damage == "missing_tflite":
+        (broken / "model.tflite").unlink()
+    elif damage == "garbage_tflite":
+        (broken / "model.tflite").write_bytes(b"this is not a flatbuffer" * 100)
+    else:
+        (broken / "card.json").write_text("{ not json")
+    classifier = pipeline.classifier
+    with pytest.raises(ModelFolderError):
+        pipeline.set_model(broken)
+    assert pipeline.classifier is classifier
+    assert pipeline.labels == ["sad", "surprise"]
+    after = pipeline.process(grace).faces[0].raw_probabilities
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    pipeline.set_model(trained_model)  # and a good folder still loads
+    assert pipeline.labels == ["sad", "surprise"]
