@@ -1,4 +1,8 @@
-"""EmotionPipeline end to end on real faces with a real (tiny, trained-in-session) model folder."""
+"""EmotionPipeline end to end on real faces with real model files.
+
+The shipped 7-emotion model (models/default) serves most tests, so they run without the FER2013 data;
+the session's tiny sad/surprise model (needs the data) is the second model for switching.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ import pytest
 
 from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import ModelFolderError, read_card
-from ferdesk.pipeline import STAGES, EmotionPipeline, FrameResult
+from ferdesk.pipeline import DEFAULT_MODEL, STAGES, EmotionPipeline, FrameResult
 from ferdesk.preprocess import Box, crop_face
 from ferdesk.sources import demo_faces, read_image
 from ferdesk.track import iou
 
 # Grace Hopper's face in matplotlib's 512x600 sample, as the short-range model boxes it (see test_detect.py).
 GRACE_FACE = Box(171, 146, 194, 194)
+SEVEN = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +41,8 @@ def faces() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture
-def pipeline(trained_model):
-    with EmotionPipeline(trained_model) as p:
+def pipeline():
+    with EmotionPipeline(DEFAULT_MODEL) as p:
         yield p
 
 
@@ -72,9 +77,9 @@ def check_result(result: FrameResult, labels: list[str], n_faces: int) -> None:
             assert float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_grace_hopper_one_face_with_the_models_labels(pipeline, trained_model, grace):
-    labels = read_card(trained_model).labels
-    assert labels == ["sad", "surprise"]
+def test_grace_hopper_one_face_with_the_models_labels(pipeline, grace):
+    labels = read_card(DEFAULT_MODEL).labels
+    assert labels == SEVEN
     result = pipeline.process(grace, timestamp=0.0, index=7)
     check_result(result, labels, 1)
     face = result.faces[0]
@@ -96,9 +101,9 @@ def test_blank_frame_has_no_faces(pipeline):
     assert pipeline.process(np.zeros((480, 640, 3), np.uint8), annotate=False).annotated is None
 
 
-def test_many_faces_batched_equals_one_by_one(trained_model, faces):
+def test_many_faces_batched_equals_one_by_one(faces):
     frame = face_grid(faces)
-    with EmotionPipeline(trained_model, min_confidence=0.3) as p:
+    with EmotionPipeline(DEFAULT_MODEL, min_confidence=0.3) as p:
         result = p.process(frame)
     check_result(result, p.labels, len(result.faces))
     assert len(result.faces) >= 12
@@ -106,7 +111,7 @@ def test_many_faces_batched_equals_one_by_one(trained_model, faces):
     assert len(cells) == len(result.faces)  # one detection per tiled face, no duplicates
 
     crops = np.stack([crop_face(frame, f.box) for f in result.faces])
-    classifier = EmotionClassifier(trained_model)
+    classifier = EmotionClassifier(DEFAULT_MODEL)
     batched = classifier.predict(crops)
     one_by_one = np.concatenate([classifier.predict(c[None]) for c in crops])
     assert batched.shape == (len(crops), len(p.labels))
@@ -154,10 +159,10 @@ def test_frame_layouts_and_sizes(pipeline, grace, faces, kind):
     assert 0 <= box.x and box.x + box.w <= width and 0 <= box.y and box.y + box.h <= height
 
 
-def test_tracking_keeps_ids_and_smooths(trained_model, faces):
+def test_tracking_keeps_ids_and_smooths(faces):
     background = np.full((480, 640, 3), 100, np.uint8)
     names = ["grace_hopper", "fer_happy"]
-    with EmotionPipeline(trained_model, smoothing=0.4) as p:
+    with EmotionPipeline(DEFAULT_MODEL, smoothing=0.4) as p:
         history = []
         for k in range(8):  # two faces drifting 4 px per frame
             frame = paste(background, faces[names[0]], 40 + 4 * k, 60 + 2 * k, 200)
@@ -178,10 +183,12 @@ def test_tracking_keeps_ids_and_smooths(trained_model, faces):
 
 
 @pytest.mark.parametrize("damage", ["missing_tflite", "garbage_tflite", "garbage_card"])
-def test_set_model_with_broken_folder_keeps_the_old_model(pipeline, trained_model, grace, tmp_path, damage):
+def test_set_model_with_broken_folder_keeps_the_old_model(pipeline, grace, tmp_path, damage):
     before = pipeline.process(grace).faces[0].raw_probabilities
     broken = tmp_path / "broken"
-    shutil.copytree(trained_model, broken)
+    broken.mkdir()
+    for name in ("card.json", "model.tflite"):
+        shutil.copy(DEFAULT_MODEL / name, broken / name)
     if damage == "missing_tflite":
         (broken / "model.tflite").unlink()
     elif damage == "garbage_tflite":
@@ -192,8 +199,19 @@ def test_set_model_with_broken_folder_keeps_the_old_model(pipeline, trained_mode
     with pytest.raises(ModelFolderError):
         pipeline.set_model(broken)
     assert pipeline.classifier is classifier
-    assert pipeline.labels == ["sad", "surprise"]
+    assert pipeline.labels == SEVEN
     after = pipeline.process(grace).faces[0].raw_probabilities
     np.testing.assert_allclose(after, before, atol=1e-6)
-    pipeline.set_model(trained_model)  # and a good folder still loads
-    assert pipeline.labels == ["sad", "surprise"]
+
+
+def test_set_model_switches_to_a_second_model(grace, trained_model):
+    """7 labels -> the session's sad/surprise model: new labels, fresh tracks, that model's own output."""
+    with EmotionPipeline(DEFAULT_MODEL) as p:
+        first = p.process(grace, timestamp=0.0)
+        check_result(first, SEVEN, 1)
+        p.set_model(trained_model)
+        second = p.process(grace, timestamp=1 / 30)
+    check_result(second, ["sad", "surprise"], 1)
+    assert second.faces[0].track_id != first.faces[0].track_id  # 7-class averages were not carried over
+    expected = EmotionClassifier(trained_model).predict(crop_face(grace, second.faces[0].box)[None])[0]
+    np.testing.assert_allclose(second.faces[0].raw_probabilities, expected, atol=1e-5)
