@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action="store_true", help="mixed bfloat16 training (faster on AVX512-BF16 CPUs)")
     p.add_argument("--flip-average", action="store_true",
                    help="score faces and their mirror images and average (test-time augmentation; the app does too)")
+    p.add_argument("--no-quantize", action="store_true",
+                   help="export model.tflite in float32 instead of with dynamic-range int8 weights")
     p.add_argument("--test-usage", default="PublicTest", help="Usage value of the held-back test rows")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed rows/images and report them")
     p.add_argument("--out", default=None, help="output model folder (default: runs/<emotions>-<time>)")
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     config = RunConfig(
         data=Path(args.data), out=out, emotions=emotions, models=models, folds=args.folds, repeats=args.repeats,
         test_usage=args.test_usage, skip_bad=args.skip_bad, overwrite=args.overwrite,
+        quantize=not args.no_quantize,
         command=shlex.join(["ferdesk-train", *argv]),
         fit=FitSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         patience=args.patience, class_weighting=args.class_weights, augment=not args.no_augment,

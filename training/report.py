@@ -137,6 +137,10 @@ def markdown_report(report: dict) -> str:
               "| | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
     for name, row in zip(labels, best["test"]["confusion_matrix"]):
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    exported = report.get("exported_tflite")
+    if exported:
+        lines += ["", f"The app runs `model.tflite` ({exported['format']}): test accuracy "
+                  f"{_pct(exported['test_accuracy'])}, macro-F1 {exported['test_macro_f1']:.3f}."]
     lines += ["", f"![confusion matrix]({CONFUSION_PNG})", ""]
     if n_folds:
         lines += [f"![per-fold accuracy]({FOLDS_PNG})", ""]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ferdesk.model_card import ModelCard
+from ferdesk.model_card import ModelCard, write_card
 from ferdesk.preprocess import preprocessing_spec
 from training.cv import cross_validate, cv_splits, fit_on
 from training.data import TRAIN_USAGE, Dataset, describe, imbalance_ratio, load_dataset
@@ -40,6 +40,7 @@ class RunConfig:
     test_usage: str = "PublicTest"
     skip_bad: bool = False
     overwrite: bool = False
+    quantize: bool = True
     command: str = ""
     fit: FitSettings = None
 
@@ -151,7 +152,17 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
                       "flip_average": config.fit.flip_average, "seed": config.fit.seed,
                       "parameters": best["parameters"], "wall_seconds": report["wall_seconds"]},
         )
-        write_model_folder(finals[best["name"]], staging, card)
+        write_model_folder(finals[best["name"]], staging, card, config.quantize)
+        # Score the file the app will run, too: quantisation may shift a few predictions.
+        from ferdesk.classify import EmotionClassifier
+
+        app_proba = EmotionClassifier(staging).predict(x_test)
+        app_test = classification_metrics(y_test, app_proba, emotions)
+        card.metrics["test_accuracy_tflite"] = app_test["accuracy"]
+        card.metrics["test_macro_f1_tflite"] = app_test["macro_f1"]
+        report["exported_tflite"] = {"format": card.training["tflite"], "test_accuracy": app_test["accuracy"],
+                                     "test_macro_f1": app_test["macro_f1"]}
+        write_card(card, staging)
         write_report(report, staging, histories)
         publish(staging, config.out)
     except BaseException:
