@@ -2,8 +2,9 @@
 
     python benchmarks/accuracy.py [--data FER_CSV] [--extra CSV_OR_FOLDER ...] [--model DIR ...] [--json FILE]
 
-Scores through the app's own inference path (LiteRT, with the model's flip averaging). When the `fer` package is
-importable, its bundled model is scored on the same faces too (it is not installed in ferdesk's venv: see README).
+Scores through the app's own inference path (LiteRT, with the model's flip averaging). fer cannot be installed in
+ferdesk's venv, so its bundled model is scored by benchmarks/fer_accuracy.py in fer's own venv and joined here
+with --peer-json.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--usage", default="PublicTest", help="rows of --data to score")
     p.add_argument("--extra", nargs="*", default=[], help="more CSVs or image folders (all their test rows)")
     p.add_argument("--model", nargs="*", default=None, help="model folders (default: every folder in models/)")
+    p.add_argument("--peer-json", help="fer's figures from benchmarks/fer_accuracy.py (run in fer's own venv)")
     p.add_argument("--json", dest="json_out", help="write the results here")
     args = p.parse_args(argv)
     if not args.data:
@@ -51,10 +53,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"model": model.name, "labels": metrics["labels"], "data": data.name, "usage": usage,
                          "n": metrics["n"], "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
                          "per_class_recall": metrics["per_class_recall"]})
-    try:
-        import fer  # noqa: F401
-    except ImportError:
-        print("note: the `fer` package is not importable here; its model is not compared in this run")
+    if args.peer_json:
+        peer = json.loads(Path(args.peer_json).read_text(encoding="utf-8"))
+        rows.append({"model": peer["model"].split(" (")[0], "labels": list(peer["per_class_recall"]),
+                     "data": Path(args.data).name, "usage": peer["usage"], "n": peer["n"],
+                     "accuracy": peer["accuracy"], "macro_f1": peer["macro_f1"],
+                     "per_class_recall": peer["per_class_recall"], "source": peer["model"]})
+    else:
+        print("note: no --peer-json; run benchmarks/fer_accuracy.py in fer's own venv to compare with fer")
     header = f"{'model':<22}{'data':<22}{'usage':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}  per-class recall"
     print(header)
     print("-" * len(header))
