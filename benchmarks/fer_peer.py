@@ -29,6 +29,24 @@ def stats(values_ms: list[float]) -> dict[str, float]:
             "mean_ms": round(float(a.mean()), 3)}
 
 
+def time_detect_emotions(detector, frames: list, warmup: int) -> dict:
+    """fer's FER().detect_emotions per frame after warm-up (benchmarks/pipeline.py uses this in-process too)."""
+    import numpy as np
+
+    for i in range(warmup):
+        detector.detect_emotions(frames[i % len(frames)])
+    wall, counts = [], []
+    start = time.perf_counter()
+    for frame in frames:
+        t0 = time.perf_counter()
+        found = detector.detect_emotions(frame)
+        wall.append((time.perf_counter() - t0) * 1000.0)
+        counts.append(len(found))
+    elapsed = time.perf_counter() - start
+    return {"end_to_end": stats(wall), "fps": round(len(frames) / elapsed, 2),
+            "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3)}}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Time fer's FER().detect_emotions on saved benchmark frames.")
     p.add_argument("frames_dir", help="folder with one subfolder of PNG frames per scene")
@@ -38,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import cv2
-    import numpy as np
     from importlib.metadata import version
 
     from fer.fer import FER  # `from fer import FER` fails in fer 25.10.3
@@ -55,19 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit:
             paths = paths[: args.limit]
         frames = [cv2.imread(str(path)) for path in paths]
-        for i in range(min(args.warmup, len(frames))):
-            detector.detect_emotions(frames[i])
-        wall, counts = [], []
-        start = time.perf_counter()
-        for frame in frames:
-            t0 = time.perf_counter()
-            found = detector.detect_emotions(frame)
-            wall.append((time.perf_counter() - t0) * 1000.0)
-            counts.append(len(found))
-        elapsed = time.perf_counter() - start
-        result = {"frames": len(frames), "end_to_end": stats(wall), "fps": round(len(frames) / elapsed, 2),
-                  "faces_found": {"min": int(min(counts)), "max": int(max(counts)),
-                                  "mean": round(float(np.mean(counts)), 3)}}
+        result = {"frames": len(frames), **time_detect_emotions(detector, frames, args.warmup)}
         report["scenes"][scene.name] = result
         print(f"{scene.name}: {len(frames)} frames, median {result['end_to_end']['median_ms']:.2f} ms, "
               f"p95 {result['end_to_end']['p95_ms']:.2f} ms, {result['fps']:.1f} frames/s, "

@@ -32,9 +32,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fer_peer.py beside this file
 
 from ferdesk.pipeline import DEFAULT_MODEL, STAGES, EmotionPipeline  # noqa: E402
 from ferdesk.sources import demo_faces  # noqa: E402
+from fer_peer import stats, time_detect_emotions  # noqa: E402
 
 SIZE = (640, 480)
 SCENES = {"1face": 1, "5faces": 5}
@@ -92,12 +94,6 @@ def make_frames(n_faces: int, count: int, fps: float = 30.0) -> list[np.ndarray]
 # ------------------------------------------------------------------------------------------- timing
 
 
-def stats(values_ms: list[float]) -> dict[str, float]:
-    a = np.asarray(values_ms, dtype=np.float64)
-    return {"median_ms": round(float(np.median(a)), 3), "p95_ms": round(float(np.percentile(a, 95)), 3),
-            "mean_ms": round(float(a.mean()), 3)}
-
-
 def time_pipeline(pipeline: EmotionPipeline, frames: list[np.ndarray], warmup: int, expected: int) -> dict:
     """Stage and end-to-end latencies over the frames after `warmup` untimed ones; face counts per frame."""
     for i in range(warmup):
@@ -142,19 +138,7 @@ def load_fer():
 
 def time_fer_inprocess(fer_class, frames: list[np.ndarray], warmup: int) -> dict:
     """fer's FER().detect_emotions (default Haar detector) on the same frames."""
-    detector = fer_class()
-    for i in range(warmup):
-        detector.detect_emotions(frames[i % len(frames)])
-    wall, counts = [], []
-    start = time.perf_counter()
-    for frame in frames:
-        t0 = time.perf_counter()
-        found = detector.detect_emotions(frame)
-        wall.append((time.perf_counter() - t0) * 1000.0)
-        counts.append(len(found))
-    elapsed = time.perf_counter() - start
-    return {"end_to_end": stats(wall), "fps": round(len(frames) / elapsed, 2),
-            "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3)}}
+    return time_detect_emotions(fer_class(), frames, warmup)
 
 
 # ------------------------------------------------------------------------------------------- report

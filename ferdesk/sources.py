@@ -135,7 +135,22 @@ def list_cameras(max_index: int = 5) -> list[int]:
     return found
 
 
-class CameraSource(FrameSource):
+class _CaptureSource(FrameSource):
+    """A source backed by one cv2.VideoCapture (cameras and video files)."""
+
+    _cap: cv2.VideoCapture | None = None
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._cap is not None
+
+
+class CameraSource(_CaptureSource):
     """A camera through cv2.VideoCapture; timestamps are time.monotonic() at capture."""
 
     live = True
@@ -187,20 +202,11 @@ class CameraSource(FrameSource):
             return False, None, now  # a camera never ends cleanly: the grabber treats this as a failure
         return True, as_bgr(frame), now
 
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._cap is not None
-
 
 # ------------------------------------------------------------------------------------------ video files
 
 
-class VideoFileSource(FrameSource):
+class VideoFileSource(_CaptureSource):
     """A video file; timestamps are media time (frame index / fps), so they are reproducible."""
 
     DEFAULT_FPS = 30.0
@@ -256,15 +262,6 @@ class VideoFileSource(FrameSource):
         timestamp = self.position / (self.fps or self.DEFAULT_FPS)
         self.position += 1
         return True, as_bgr(frame), timestamp
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._cap is not None
 
 
 # ------------------------------------------------------------------------------------------------ images

@@ -132,3 +132,28 @@ def test_interrupted_run_leaves_nothing(small_study_csv, tmp_path, sig):
     assert proc.wait(timeout=120) == 130
     assert "interrupted" in proc.stderr.read()
     assert not out.exists() and not list(tmp_path.glob(".cancelled*"))
+
+
+def test_killed_run_resumes_from_its_checkpoint(small_study_csv, tmp_path):
+    out, checkpoints = tmp_path / "resumed", tmp_path / "checkpoints"
+    command = [sys.executable, "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
+               "--models", "cnn_small", "--folds", "0", "--epochs", "3", "--patience", "3", "--out", str(out),
+               "--checkpoints", str(checkpoints), "--progress", "json"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    deadline = time.time() + 300
+    for line in proc.stdout:  # stop it once the first epoch is backed up
+        if '"epoch": 1,' in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 130
+    assert not out.exists() and list(checkpoints.rglob("*")), "the backup must survive the kill"
+
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    resumed = [e for e in events if e["event"] == "resumed"]
+    assert resumed and resumed[0]["epoch"] >= 1
+    epochs = [e["epoch"] for e in events if e["event"] == "epoch"]
+    assert epochs[0] == resumed[0]["epoch"] + 1 and epochs[-1] == 3
+    assert (out / "model.tflite").is_file() and read_card(out).training["final_epochs"] == 3
+    assert not list(checkpoints.rglob("*.weights.h5")), "a finished fit deletes its backup"

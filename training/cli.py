@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output model folder (default: runs/<emotions>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once the run succeeds)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoints", default=None, metavar="DIR",
+                   help="back up every CNN fit each epoch under DIR; the same command run again resumes from there")
     p.add_argument("--progress", choices=("bar", "json", "quiet"), default="bar",
                    help="progress bars, JSON lines (for programs) or nothing")
     return p
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         command=shlex.join(["ferdesk-train", *argv]),
         fit=FitSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         patience=args.patience, class_weighting=args.class_weights, augment=not args.no_augment,
-                        bf16=args.bf16, flip_average=args.flip_average, seed=args.seed),
+                        bf16=args.bf16, flip_average=args.flip_average, seed=args.seed,
+                        checkpoint_dir=args.checkpoints),
     )
     progress = Progress(args.progress)
     try:

@@ -25,6 +25,7 @@ class FitSettings:
     bf16: bool = False  # mixed bfloat16: faster on CPUs with AVX512-BF16, exported in float32 anyway
     flip_average: bool = False  # score each face and its mirror image, average (recorded in the card)
     seed: int = 0
+    checkpoint_dir: str | None = None  # per-epoch backups: a killed run started again resumes where it stopped
 
 
 @dataclass
@@ -73,6 +74,13 @@ def _progress_callback(progress: Progress, model: str, stage: str, fold: int, fo
     import keras
 
     class EpochProgress(keras.callbacks.Callback):
+        started = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if not self.started and epoch > 0:  # BackupAndRestore moved the fit on to a saved epoch
+                progress.resumed(model, stage, fold, folds, epoch, epochs)
+            self.started = True
+
         def on_epoch_end(self, epoch, logs=None):
             progress.epoch_done(model, stage, fold, folds, epoch + 1, epochs, logs or {})
 
@@ -108,6 +116,12 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
                                           restore_best_weights=True),
             _progress_callback(progress, name, stage, fold, folds, settings.epochs),
         ]
+        if settings.checkpoint_dir:
+            from pathlib import Path
+
+            # Keras restores weights, optimizer state and the epoch count, and deletes the backup once the fit ends.
+            backup = Path(settings.checkpoint_dir) / f"{name}-{stage}-{fold}"
+            callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup)))
         progress.fit_started(name, stage, fold, folds, settings.epochs)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -118,12 +132,13 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         seconds = time.perf_counter() - start
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    epochs_run = len(history.history.get("loss", []))
+    epochs_fitted = len(history.epoch)  # this process only; a resumed fit starts past epoch 0
+    epochs_run = history.epoch[-1] + 1 if history.epoch else 0
     if settings.bf16:  # rebuild in float32 so exported models run plain float32 kernels
         exported = build_cnn(name, n_classes)
         exported.set_weights(model.get_weights())
         model = exported
-    return FitResult(model, seconds, epochs_run * len(train[1]) / max(seconds, 1e-9), epochs_run,
+    return FitResult(model, seconds, epochs_fitted * len(train[1]) / max(seconds, 1e-9), epochs_run,
                      {k: [float(v) for v in vals] for k, vals in history.history.items()})
 
 

@@ -41,6 +41,13 @@ class Progress:
             self._bar.update(1)
             self._bar.set_postfix({k: metrics[k] for k in ("accuracy", "val_accuracy") if k in metrics})
 
+    def resumed(self, model: str, stage: str, fold: int, folds: int, epochs_done: int, epochs: int) -> None:
+        self.event("resumed", model=model, stage=stage, fold=fold, folds=folds, epoch=epochs_done, epochs=epochs)
+        if self._bar is not None:
+            self._bar.update(epochs_done)
+        elif self.mode == "bar":
+            tqdm.write(f"{model}: resumed after epoch {epochs_done}/{epochs}", file=self.stream)
+
     def fit_done(self, model: str, stage: str, fold: int, folds: int, **results) -> None:
         self.event("fit_done", model=model, stage=stage, fold=fold, folds=folds, **results)
         if self._bar is not None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
-from PyQt5.QtCore import QProcess, QProcessEnvironment, pyqtSignal
+from PyQt5.QtCore import QProcess, QProcessEnvironment, QTimer, pyqtSignal
 from PyQt5.QtGui import QPixmap
 from PyQt5.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
@@ -38,6 +39,7 @@ def _check_grid(names: list[str], checked: set[str]) -> tuple[QWidget, dict[str,
 
 class RetrainDialog(QDialog):
     model_ready = pyqtSignal(str)  # folder of the newly trained model, when the user chooses to use it
+    KILL_AFTER_MS = 15000  # grace period for a cancelled trainer to clean up and exit
 
     def __init__(self, parent=None, data_path: str = "", output_root: Path | None = None):
         super().__init__(parent)
@@ -181,8 +183,8 @@ class RetrainDialog(QDialog):
             self.cancelled = True
             self.status.setText("Cancelling…")
             self.process.terminate()  # SIGTERM: the trainer removes its staging folder and exits
-            if not self.process.waitForFinished(15000):
-                self.process.kill()
+            process = self.process  # a trainer that ignores it is killed later, without blocking the window
+            QTimer.singleShot(self.KILL_AFTER_MS, lambda: process.state() != QProcess.NotRunning and process.kill())
 
     def running(self) -> bool:
         return self.process is not None and self.process.state() != QProcess.NotRunning
@@ -228,12 +230,20 @@ class RetrainDialog(QDialog):
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if self.cancelled:
+            self._remove_staging()
             self.status.setText("Cancelled: the current model is unchanged and nothing was saved.")
             return
         if code != 0 or self.out_dir is None or not (self.out_dir / "report.json").is_file():
+            self._remove_staging()
             self.status.setText(f"Training failed (exit code {code}); the current model is unchanged. See the log.")
             return
         self.show_result(self.out_dir)
+
+    def _remove_staging(self) -> None:
+        """A trainer killed outright cannot clean up after itself: remove its hidden staging folder here."""
+        if self.out_dir is not None:
+            for partial in self.output_root.glob(f".{self.out_dir.name}.partial-*"):
+                shutil.rmtree(partial, ignore_errors=True)
 
     def show_result(self, folder: Path) -> None:
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
