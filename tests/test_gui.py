@@ -85,8 +85,8 @@ def test_open_image_snapshot_record_and_export(window, qtbot, monkeypatch, tmp_p
     patch_dialog(monkeypatch, "getSaveFileName", (str(video), ""))
     window.record_action.trigger()
     qtbot.waitUntil(lambda: "REC" in window.status_label.text(), timeout=5000)
-    first_recorded = window.last_result.index
-    qtbot.waitUntil(lambda: window.last_result.index >= first_recorded + 15, timeout=30000)
+    recording_from = window.worker.frames_processed  # every processed frame is recorded
+    qtbot.waitUntil(lambda: window.worker.frames_processed >= recording_from + 15, timeout=60000)
     with qtbot.waitSignal(window.worker.recording_changed, timeout=5000):  # sent once the file is closed
         window.record_action.trigger()
     assert not window.record_action.isChecked() and video.is_file()

@@ -50,6 +50,7 @@ class PipelineWorker(QThread):
         self._record_path: Path | None = None
         self._record_size: tuple[int, int] = (0, 0)
         self._frame_times: deque[float] = deque(maxlen=30)
+        self.frames_processed = 0  # frames through the pipeline (the source may deliver more: stale ones are dropped)
         self.on_result: Callable | None = None  # called on this thread for every result (session log)
 
     # ---- called from the GUI thread
@@ -157,6 +158,7 @@ class PipelineWorker(QThread):
             self._last_index = grabbed.index
             result = self.pipeline.process(grabbed.frame, grabbed.timestamp, grabbed.index)
             self._frame_times.append(time.monotonic())
+            self.frames_processed += 1
             self._record(result.annotated, grabber)
             if self.on_result is not None:
                 self.on_result(result)
