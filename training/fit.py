@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -117,8 +118,6 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
             _progress_callback(progress, name, stage, fold, folds, settings.epochs),
         ]
         if settings.checkpoint_dir:
-            from pathlib import Path
-
             # Keras restores weights, optimizer state and the epoch count, and deletes the backup once the fit ends.
             backup = Path(settings.checkpoint_dir) / f"{name}-{stage}-{fold}"
             callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup)))

@@ -43,10 +43,8 @@ class Progress:
 
     def resumed(self, model: str, stage: str, fold: int, folds: int, epochs_done: int, epochs: int) -> None:
         self.event("resumed", model=model, stage=stage, fold=fold, folds=folds, epoch=epochs_done, epochs=epochs)
-        if self._bar is not None:
+        if self._bar is not None:  # fit_started made it; jump it to the restored epoch
             self._bar.update(epochs_done)
-        elif self.mode == "bar":
-            tqdm.write(f"{model}: resumed after epoch {epochs_done}/{epochs}", file=self.stream)
 
     def fit_done(self, model: str, stage: str, fold: int, folds: int, **results) -> None:
         self.event("fit_done", model=model, stage=stage, fold=fold, folds=folds, **results)
