@@ -43,6 +43,8 @@ SCENES = {"1face": 1, "5faces": 5}
 PREFERRED_FACES = ("grace_hopper", "fer_happy", "fer_neutral", "fer_surprise", "fer_angry", "fer_sad")
 TARGET_MEDIAN_MS = 10.0
 TARGET_SPEEDUP = 5.0
+# The stages that do the work fer's detect_emotions does (find faces, crop, classify; no tracking, no drawing).
+FER_EQUIVALENT = ("detect", "crop", "classify")
 
 
 # ------------------------------------------------------------------------------------------- frames
@@ -119,6 +121,7 @@ def time_pipeline(pipeline: EmotionPipeline, frames: list[np.ndarray], warmup: i
         "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3),
                         "frames_with_expected": int(sum(c == expected for c in counts))},
         "stages": {s: stats(v) for s, v in stages.items()},
+        "fer_equivalent": stats([sum(stages[s][i] for s in FER_EQUIVALENT) for i in range(len(frames))]),
         "end_to_end": stats(wall),
         "cpu_per_frame": stats(cpu),  # process CPU time (all threads): less sensitive to other load
         "fps": round(len(frames) / elapsed, 2),
@@ -151,6 +154,8 @@ def print_table(scene: str, r: dict) -> None:
     print(f"   {'stage':<12}{'median ms':>11}{'p95 ms':>10}")
     for s in STAGES:
         print(f"   {s:<12}{r['stages'][s]['median_ms']:>11.2f}{r['stages'][s]['p95_ms']:>10.2f}")
+    print(f"   {'fer-like':<12}{r['fer_equivalent']['median_ms']:>11.2f}{r['fer_equivalent']['p95_ms']:>10.2f}"
+          f"   ({'+'.join(FER_EQUIVALENT)}: the work fer's detect_emotions does)")
     print(f"   {'end-to-end':<12}{r['end_to_end']['median_ms']:>11.2f}{r['end_to_end']['p95_ms']:>10.2f}"
           f"   -> {r['fps']:.1f} frames/s")
     print(f"   {'cpu time':<12}{r['cpu_per_frame']['median_ms']:>11.2f}{r['cpu_per_frame']['p95_ms']:>10.2f}"
@@ -158,12 +163,15 @@ def print_table(scene: str, r: dict) -> None:
 
 
 def compare(scene: str, ours: dict, fer: dict, origin: str) -> dict:
+    """Speed ratios against fer: our whole pipeline (tracking and overlay included) and the same work as fer."""
     ratio = fer["end_to_end"]["median_ms"] / ours["end_to_end"]["median_ms"]
+    same_work = fer["end_to_end"]["median_ms"] / ours["fer_equivalent"]["median_ms"]
     f = fer.get("faces_found", {})
     print(f"   fer ({origin}): median {fer['end_to_end']['median_ms']:.2f} ms, p95 {fer['end_to_end']['p95_ms']:.2f} ms, "
-          f"{fer['fps']:.1f} frames/s, faces found mean {f.get('mean', '?')}  ->  ferdesk is {ratio:.1f}x faster "
-          f"(median; target >= {TARGET_SPEEDUP:g}x)")
-    return {"origin": origin, **fer, "speedup_median": round(ratio, 2)}
+          f"{fer['fps']:.1f} frames/s, faces found mean {f.get('mean', '?')}")
+    print(f"   -> ferdesk is {ratio:.1f}x faster end to end (tracking and overlay included), {same_work:.1f}x on the "
+          f"same work (median; target >= {TARGET_SPEEDUP:g}x)")
+    return {"origin": origin, **fer, "speedup_median": round(ratio, 2), "speedup_same_work_median": round(same_work, 2)}
 
 
 def system_info() -> dict:
@@ -246,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntarget: 1-face end-to-end median <= {TARGET_MEDIAN_MS:g} ms: "
           f"{'met' if verdict else 'MISSED'} ({one['end_to_end']['median_ms']:.2f} ms)")
     if "fer" in one:
-        print(f"target: >= {TARGET_SPEEDUP:g}x faster than fer: "
-              f"{'met' if one['fer']['speedup_median'] >= TARGET_SPEEDUP else 'MISSED'} ({one['fer']['speedup_median']:.1f}x)")
+        for key, what in (("speedup_median", "end to end"), ("speedup_same_work_median", "on the same work")):
+            print(f"target: >= {TARGET_SPEEDUP:g}x faster than fer with 1 face, {what}: "
+                  f"{'met' if one['fer'][key] >= TARGET_SPEEDUP else 'MISSED'} ({one['fer'][key]:.1f}x)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         print(f"figures written to {args.json}")

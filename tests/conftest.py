@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import gzip
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +20,7 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Models trained from the app during tests go to a throw-away folder, never the user's.
 os.environ["FERDESK_USER_MODELS"] = tempfile.mkdtemp(prefix="ferdesk-user-models-")
+atexit.register(shutil.rmtree, os.environ["FERDESK_USER_MODELS"], ignore_errors=True)
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
