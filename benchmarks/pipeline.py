@@ -7,12 +7,11 @@ After a warm-up, each frame goes through EmotionPipeline.process (overlay includ
 and 95th percentile of each stage (FrameResult.timings_ms), of the whole call, and frames/s.
 
 `fer` needs its own TensorFlow/OpenCV and cannot share our venv. When it is importable here it is timed
-in-process; otherwise save the frames with --save-frames, time them with benchmarks/fer_peer.py in fer's
-venv, and pass its JSON back with --peer-json:
+in-process. Otherwise --fer-python runs benchmarks/fer_peer.py in fer's venv on each scene's frames right after
+ferdesk's timing of them (so both see the same machine load), or its JSON from an earlier run comes back
+with --peer-json:
 
-    python benchmarks/pipeline.py --save-frames /tmp/bench-frames --json runs/bench.json
-    /tmp/fer-venv/bin/python benchmarks/fer_peer.py /tmp/bench-frames --json /tmp/fer.json
-    python benchmarks/pipeline.py --peer-json /tmp/fer.json --json runs/bench.json
+    python benchmarks/pipeline.py --fer-python /tmp/fer-venv/bin/python --json runs/bench.json
 """
 
 from __future__ import annotations
@@ -22,7 +21,9 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def load_fer():
         from fer.fer import FER  # `from fer import FER` is broken in fer 25.10.3
     except Exception as exc:  # ImportError, or a broken install failing on its own imports
         print(f"note: fer not importable here ({type(exc).__name__}: {exc}); no in-process comparison "
-              "(see --peer-json)")
+              "(see --fer-python and --peer-json)")
         return None
     return FER
 
@@ -142,6 +143,25 @@ def load_fer():
 def time_fer_inprocess(fer_class, frames: list[np.ndarray], warmup: int) -> dict:
     """fer's FER().detect_emotions (default Haar detector) on the same frames."""
     return time_detect_emotions(fer_class(), frames, warmup)
+
+
+def save_frames(frames: list[np.ndarray], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:05d}.png"), frame)  # PNG: lossless, fer sees the very same pixels
+
+
+def time_fer_subprocess(fer_python: str, scene: str, frames: list[np.ndarray], warmup: int) -> dict:
+    """fer_peer.py in fer's own interpreter on this scene's frames: its JSON report, with one scene in it."""
+    with tempfile.TemporaryDirectory(prefix="ferdesk-bench-") as tmp:
+        save_frames(frames, Path(tmp) / "frames" / scene)
+        out = Path(tmp) / "fer.json"
+        cmd = [fer_python, str(Path(__file__).with_name("fer_peer.py")), str(Path(tmp) / "frames"),
+               "--warmup", str(warmup), "--json", str(out)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"fer_peer.py failed in {fer_python} (exit {done.returncode}):\n{done.stderr[-2000:]}")
+        return json.loads(out.read_text())
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -201,9 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--save-frames", metavar="DIR", help="also write each scene's frames as PNGs to DIR/<scene>/")
     p.add_argument("--peer-json", metavar="FILE", help="fer figures from benchmarks/fer_peer.py to compare with")
+    p.add_argument("--fer-python", metavar="PYTHON",
+                   help="interpreter of a venv with fer installed: time fer there on each scene right after ferdesk")
     args = p.parse_args(argv)
     if args.frames < 1 or args.warmup < 0:
         p.error("--frames must be >= 1 and --warmup >= 0")
+    if args.fer_python and args.peer_json:
+        p.error("--fer-python and --peer-json both give fer's figures; pass one")
+    if args.fer_python and not Path(args.fer_python).is_file():
+        p.error(f"--fer-python {args.fer_python}: no such interpreter")
     if not Path(args.model, "card.json").is_file():
         p.error(f"no model folder at {args.model}; pass --model DIR (a folder with card.json and model.tflite)")
 
@@ -232,10 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         for scene, n_faces in SCENES.items():
             frames = make_frames(n_faces, args.frames)
             if args.save_frames:
-                folder = Path(args.save_frames) / scene
-                folder.mkdir(parents=True, exist_ok=True)
-                for i, frame in enumerate(frames):
-                    cv2.imwrite(str(folder / f"{i:05d}.png"), frame)
+                save_frames(frames, Path(args.save_frames) / scene)
             result = time_pipeline(pipeline, frames, args.warmup, n_faces)
             print_table(scene, result)
             if result["faces_found"]["frames_with_expected"] < len(frames):
@@ -243,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             if fer_class is not None:
                 fer_here = time_fer_inprocess(fer_class, frames, min(args.warmup, 5))
                 result["fer"] = compare(scene, result, fer_here, "in-process")
+            elif args.fer_python:
+                fer_run = time_fer_subprocess(args.fer_python, scene, frames, min(args.warmup, 5))
+                peer = {**fer_run, "scenes": {}}  # its versions go in the report like a --peer-json file's
+                result["fer"] = compare(scene, result, fer_run["scenes"][scene], f"fer {fer_run.get('fer', '?')}, just after")
             elif peer is not None and scene in peer.get("scenes", {}):
                 result["fer"] = compare(scene, result, peer["scenes"][scene], f"fer_peer.py, fer {peer.get('fer', '?')}")
             report["scenes"][scene] = result

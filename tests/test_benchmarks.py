@@ -93,3 +93,14 @@ def test_accuracy_benchmark_scores_every_shipped_model(tmp_path, capsys):
         assert row["accuracy"] == pytest.approx(float(np.mean(predicted == truth)))
         assert list(row["per_class_recall"]) == labels
         assert row["model"] in printed
+
+
+def test_pipeline_benchmark_refuses_a_missing_fer_interpreter(tmp_path, capsys):
+    bench = load_script("pipeline")
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--frames", "2", "--fer-python", str(tmp_path / "no-such-python")])
+    assert stop.value.code == 2
+    assert "no such interpreter" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--frames", "2", "--fer-python", "x", "--peer-json", str(RESULTS / "fer_peer.json")])
+    assert "pass one" in capsys.readouterr().err

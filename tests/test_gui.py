@@ -184,7 +184,7 @@ def test_retrain_completes_shows_report_and_switches_model(window, qtbot, small_
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.running(), timeout=5000)
     frames_before = window.last_result.index
-    qtbot.waitUntil(lambda: not dialog.running(), timeout=300000)
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=600000)  # about a minute on an idle 2-core CPU
     assert window.last_result.index > frames_before + 10, "the live view kept running during training"
     assert dialog.use_button.isEnabled(), dialog.log.toPlainText()[-2000:]
     assert dialog.overall.value() == dialog.overall.maximum() == 3
@@ -210,6 +210,27 @@ def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, smal
     assert not dialog.out_dir.exists()
     assert not list(dialog.output_root.glob(".gui-cancelled*"))
     assert window.card.folder == old and not dialog.use_button.isEnabled()
+    assert not messages
+
+
+def test_closing_the_window_during_retrain_stops_the_trainer_and_cleans_up(window, qtbot, small_study_csv, messages):
+    from PyQt5 import sip
+    from PyQt5.QtCore import QProcess
+
+    window.retrain_action.trigger()
+    dialog = window.retrain_dialog
+    configure_retrain(dialog, small_study_csv, "gui-closed", epochs=200)
+    dialog.KILL_AFTER_MS = 500
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.epoch_bar.value() >= 1, timeout=180000)
+    process = dialog.process
+    window.close()
+    assert process.state() == QProcess.NotRunning, "the trainer does not outlive the window"
+    assert not dialog.out_dir.exists() and not list(dialog.output_root.glob(".gui-closed*"))
+    # The app then deletes the dialog and its process; the pending kill timer must go with them, not fire later.
+    sip.delete(dialog)
+    window.retrain_dialog = None
+    qtbot.wait(1000)  # past the 500 ms kill timer; pytest-qt fails the test on any exception in the event loop
     assert not messages
 
 

@@ -284,18 +284,20 @@ def test_grabber_hands_out_the_newest_frame_and_drops_stale_ones():
 
 
 def test_grabber_plays_files_at_native_speed(tmp_path):
-    path = write_video(tmp_path / "clip.avi", frames=8, fps=20.0)
+    # 8 frames at 5 fps: paced, the last one is due 1.4 s after the first; unpaced, they are read at once.
+    # The gap is wide so a busy machine (which only slows reading down) cannot blur it.
+    path = write_video(tmp_path / "clip.avi", frames=8, fps=5.0)
     start = time.monotonic()
     with LatestFrameGrabber(VideoFileSource(path)) as grabber:
-        assert wait_for(lambda: grabber.state == "ended", timeout=3.0)
+        assert wait_for(lambda: grabber.state == "ended", timeout=10.0)
     paced = time.monotonic() - start
-    assert 0.3 < paced < 1.5  # 8 frames at 20 fps take 0.35 s
+    assert paced >= 1.4
     start = time.monotonic()
     with LatestFrameGrabber(VideoFileSource(path), pace=False) as grabber:
-        assert wait_for(lambda: grabber.state == "ended", timeout=3.0)
+        assert wait_for(lambda: grabber.state == "ended", timeout=10.0)
         assert grabber.latest().index == 7 and grey_level(grabber.latest().frame) == 7
         assert grabber.get(timeout=0.1, newer_than=7) is None  # ended: no waiting
-    assert time.monotonic() - start < paced
+    assert time.monotonic() - start < 1.4
     assert grabber.state == "ended"
 
 
@@ -308,7 +310,6 @@ def test_source_that_fails_mid_stream_is_reported_and_reopened():
     try:
         assert wait_for(lambda: source.opens >= 3 and grabber.frames_read >= 12)
         assert errors and isinstance(errors[0], OSError) and "unplugged" in str(errors[0])
-        assert grabber.error is errors[-1] and grabber.errors == len(errors)
         assert "retrying" in states and states.count("running") >= 3
         latest = grabber.get(timeout=1.0, newer_than=grabber.latest().index)
         assert latest is not None  # frames keep coming between failures
@@ -316,6 +317,8 @@ def test_source_that_fails_mid_stream_is_reported_and_reopened():
     finally:
         grabber.stop()
     assert not grabber.running
+    # Compared once the thread has stopped: while it runs, a new failure can land between the two reads.
+    assert grabber.error is errors[-1] and grabber.errors == len(errors)
 
 
 def test_source_that_will_not_open_backs_off_and_stops_promptly():

@@ -466,8 +466,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("source", self.source_spec)
-        if self.retrain_dialog is not None and self.retrain_dialog.running():
-            self.retrain_dialog.cancel()
+        if self.retrain_dialog is not None:
+            self.retrain_dialog.shutdown()
         if self.record_action.isChecked():
             self.worker.stop_recording()
         self.worker.stop()

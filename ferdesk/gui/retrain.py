@@ -183,8 +183,28 @@ class RetrainDialog(QDialog):
             self.cancelled = True
             self.status.setText("Cancelling…")
             self.process.terminate()  # SIGTERM: the trainer removes its staging folder and exits
-            process = self.process  # a trainer that ignores it is killed later, without blocking the window
-            QTimer.singleShot(self.KILL_AFTER_MS, lambda: process.state() != QProcess.NotRunning and process.kill())
+            # A trainer that ignores SIGTERM is killed later, without blocking the window. The timer is the
+            # process's child, so it goes with it when the dialog (and the process) is deleted first.
+            process = self.process
+            kill_timer = QTimer(process)
+            kill_timer.setSingleShot(True)
+            kill_timer.timeout.connect(lambda: process.state() != QProcess.NotRunning and process.kill())
+            kill_timer.start(self.KILL_AFTER_MS)
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        """Stop a running trainer because the app is closing: cancel, wait briefly for its own clean-up, then kill.
+
+        Blocking is fine here (the window is going away); it keeps the trainer from outliving the app or leaving
+        its staging folder behind.
+        """
+        if not self.running():
+            return
+        process = self.process
+        self.cancel()
+        if not process.waitForFinished(wait_ms):
+            process.kill()
+            process.waitForFinished(2000)
+        self._remove_staging()
 
     def running(self) -> bool:
         return self.process is not None and self.process.state() != QProcess.NotRunning
