@@ -164,6 +164,11 @@ def time_fer_subprocess(fer_python: str, scene: str, frames: list[np.ndarray], w
         return json.loads(out.read_text())
 
 
+def fer_versions(fer_report: dict) -> dict:
+    """fer's versions and machine facts from a fer_peer.py report, its per-scene figures left out."""
+    return {k: v for k, v in fer_report.items() if k != "scenes"}
+
+
 # ------------------------------------------------------------------------------------------- report
 
 
@@ -268,13 +273,13 @@ def main(argv: list[str] | None = None) -> int:
                 result["fer"] = compare(scene, result, fer_here, "in-process")
             elif args.fer_python:
                 fer_run = time_fer_subprocess(args.fer_python, scene, frames, min(args.warmup, 5))
-                peer = {**fer_run, "scenes": {}}  # its versions go in the report like a --peer-json file's
+                report["peer"] = fer_versions(fer_run)
                 result["fer"] = compare(scene, result, fer_run["scenes"][scene], f"fer {fer_run.get('fer', '?')}, just after")
             elif peer is not None and scene in peer.get("scenes", {}):
                 result["fer"] = compare(scene, result, peer["scenes"][scene], f"fer_peer.py, fer {peer.get('fer', '?')}")
             report["scenes"][scene] = result
     if peer is not None:
-        report["peer"] = {k: v for k, v in peer.items() if k != "scenes"}
+        report["peer"] = fer_versions(peer)
 
     one = report["scenes"]["1face"]
     verdict = one["end_to_end"]["median_ms"] <= TARGET_MEDIAN_MS
