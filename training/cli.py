@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoints", default=None, metavar="DIR",
                    help="back up every CNN fit each epoch under DIR; the same command run again resumes from there")
+    p.add_argument("--init-from", default=None, metavar="MODEL_DIR",
+                   help="fine-tune: start from this model folder's weights (same --models and emotions)")
     p.add_argument("--progress", choices=("bar", "json", "quiet"), default="bar",
                    help="progress bars, JSON lines (for programs) or nothing")
     return p
@@ -61,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         emotions = parse_emotions(args.emotions)
         models = parse_models(args.models)
+        if args.init_from:
+            from training.fit import check_init_from
+
+            check_init_from(args.init_from, models, emotions)
     except ValueError as exc:
         print(f"ferdesk-train: error: {exc}", file=sys.stderr)
         return 2
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         fit=FitSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         patience=args.patience, class_weighting=args.class_weights, augment=not args.no_augment,
                         bf16=args.bf16, flip_average=args.flip_average, seed=args.seed,
-                        checkpoint_dir=args.checkpoints),
+                        checkpoint_dir=args.checkpoints, init_from=args.init_from),
     )
     progress = Progress(args.progress)
     try:

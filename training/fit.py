@@ -27,6 +27,7 @@ class FitSettings:
     flip_average: bool = False  # score each face and its mirror image, average (recorded in the card)
     seed: int = 0
     checkpoint_dir: str | None = None  # per-epoch backups: a killed run started again resumes where it stopped
+    init_from: str | None = None  # model folder whose weights start the CNN fit (fine-tuning); same net and labels
 
 
 @dataclass
@@ -71,6 +72,25 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_s
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) -> None:
+    """Fail before any data is loaded when the fine-tuning start model cannot fit this run."""
+    from ferdesk.model_card import KERAS_FILE, read_card
+
+    card = read_card(folder, need=(KERAS_FILE,))
+    if card.architecture == BASELINE:
+        raise ValueError(f"{folder} holds the {BASELINE} baseline; only CNNs can be fine-tuned")
+    if models != [card.architecture]:
+        raise ValueError(f"{folder} holds a {card.architecture} model; fine-tuning needs --models {card.architecture}")
+    if list(card.labels) != list(emotions):
+        raise ValueError(f"{folder} classifies {','.join(card.labels)}; this run trains {','.join(emotions)}")
+
+
+def starting_weights(folder: str | Path) -> list:
+    from ferdesk.model_card import load_keras_model
+
+    return load_keras_model(folder)[1].get_weights()
+
+
 def _progress_callback(progress: Progress, model: str, stage: str, fold: int, folds: int, epochs: int):
     import keras
 
@@ -97,6 +117,8 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = build_cnn(name, n_classes)
+        if settings.init_from:
+            model.set_weights(starting_weights(settings.init_from))
         steps = int(np.ceil(len(train[1]) / settings.batch_size)) * settings.epochs
         schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, max(1, steps), alpha=0.05)
         model.compile(
