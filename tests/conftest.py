@@ -86,6 +86,17 @@ def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="session")
+def tiny_cnn_model(small_study_csv, tmp_path_factory) -> Path:
+    """The smallest CNN fitted for one epoch on real sad/surprise faces: a start model for fine-tuning."""
+    out = tmp_path_factory.mktemp("runs") / "tiny-cnn"
+    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
+                     "--models", "cnn_small", "--folds", "0", "--epochs", "1", "--no-augment", "--out", str(out),
+                     "--progress", "quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
 def trained_model(small_study_csv, tmp_path_factory) -> Path:
     """A real model folder trained by ferdesk-train on real faces: LR baseline and the smallest CNN."""
     out = tmp_path_factory.mktemp("runs") / "tiny"

@@ -196,6 +196,30 @@ def test_retrain_completes_shows_report_and_switches_model(window, qtbot, small_
     assert not messages
 
 
+def test_retrain_can_fine_tune_the_model_in_use(window, qtbot, tiny_cnn_model, small_study_csv, messages):
+    window.set_model(tiny_cnn_model)
+    qtbot.waitUntil(lambda: window.card.folder == tiny_cnn_model, timeout=30000)
+    window.retrain_action.trigger()
+    dialog = window.retrain_dialog
+    assert dialog.fine_tune.isEnabled() and "tiny-cnn (cnn_small)" in dialog.fine_tune.text()
+    configure_retrain(dialog, small_study_csv, "gui-fine-tuned", epochs=1)
+    dialog.emotion_boxes["happy"].setChecked(True)
+    dialog.folds.setValue(0)
+    dialog.fine_tune.setChecked(True)
+    # The fine-tune keeps the start model's network and emotions; the choices are fixed to them.
+    assert [e for e, b in dialog.emotion_boxes.items() if b.isChecked()] == ["sad", "surprise"]
+    assert [m for m, b in dialog.model_boxes.items() if b.isChecked()] == ["cnn_small"]
+    assert not any(b.isEnabled() for b in [*dialog.emotion_boxes.values(), *dialog.model_boxes.values()])
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=600000)
+    assert dialog.use_button.isEnabled(), dialog.log.toPlainText()[-2000:]
+    command = read_card(dialog.out_dir).training["command"]
+    assert f"--init-from {tiny_cnn_model}" in command and "--learning-rate 0.0003" in command
+    dialog.fine_tune.setChecked(False)
+    assert all(b.isEnabled() for b in dialog.model_boxes.values())
+    assert not messages
+
+
 def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, small_study_csv, messages):
     old = window.card.folder
     window.retrain_action.trigger()

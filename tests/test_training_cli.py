@@ -159,24 +159,23 @@ def test_killed_run_resumes_from_its_checkpoint(small_study_csv, tmp_path):
     assert not list(checkpoints.rglob("*.weights.h5")), "a finished fit deletes its backup"
 
 
-def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(small_study_csv, tmp_path):
+def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_model, small_study_csv, tmp_path):
+    start = tiny_cnn_model
     base = [sys.executable, "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-            "--models", "cnn_small", "--folds", "0", "--epochs", "1", "--no-augment", "--progress", "quiet"]
-    start = tmp_path / "start"
-    result = subprocess.run([*base, "--out", str(start)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+            "--models", "cnn_small", "--folds", "0", "--epochs", "1", "--no-augment", "--progress", "quiet",
+            "--learning-rate", "1e-12"]
     # With a vanishing learning rate, a fine-tune must hand back the starting weights; a fresh fit does not.
     frozen, fresh = tmp_path / "frozen", tmp_path / "fresh"
     for out, extra in ((frozen, ["--init-from", str(start)]), (fresh, [])):
-        result = subprocess.run([*base, "--learning-rate", "1e-12", "--out", str(out), *extra],
-                                capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+        result = subprocess.run([*base, "--out", str(out), *extra], capture_output=True, text=True, cwd=REPO_ROOT,
+                                timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
     # Trainable weights only: batch-norm statistics keep moving whatever the learning rate.
-    weights = {name: [np.asarray(v) for v in load_keras_model(tmp_path / name)[1].trainable_weights]
-               for name in ("start", "frozen", "fresh")}
+    weights = {name: [np.asarray(v) for v in load_keras_model(folder)[1].trainable_weights]
+               for name, folder in (("start", start), ("frozen", frozen), ("fresh", fresh))}
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights["start"], weights["frozen"]))
     assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights["start"], weights["fresh"]))
-    assert read_card(frozen).training["command"].count("--init-from") == 1
+    assert "--init-from" in read_card(frozen).training["command"]
 
     wrong_net = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
                         "--models", "cnn_medium", "--folds", "0", "--init-from", str(start), "--out", str(tmp_path / "x"))

@@ -330,6 +330,8 @@ class MainWindow(QMainWindow):
         if self.retrain_dialog is None:
             self.retrain_dialog = RetrainDialog(self, data_path=str(self.settings.value("retrain/data", "")))
             self.retrain_dialog.model_ready.connect(self.set_model)
+        if not self.retrain_dialog.running():
+            self.retrain_dialog.set_start_model(self.card)
         self.retrain_dialog.show()
         self.retrain_dialog.raise_()
 
