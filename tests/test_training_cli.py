@@ -175,7 +175,13 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
                for name, folder in (("start", start), ("frozen", frozen), ("fresh", fresh))}
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights["start"], weights["frozen"]))
     assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights["start"], weights["fresh"]))
-    assert "--init-from" in read_card(frozen).training["command"]
+    card = read_card(frozen)
+    assert "--init-from" in card.training["command"]
+    start_card = read_card(start)
+    assert card.training["started_from"] == {
+        "name": "tiny-cnn", "command": start_card.training["command"], "created": start_card.training["created"],
+        "final_epochs": 1, "data_sha256": start_card.data["sha256"],
+        "test_accuracy": start_card.metrics["test_accuracy"]}
 
     wrong_net = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
                         "--models", "cnn_medium", "--folds", "0", "--init-from", str(start), "--out", str(tmp_path / "x"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ferdesk.model_card import ModelCard, write_card
+from ferdesk.model_card import ModelCard, read_card, write_card
 from ferdesk.preprocess import preprocessing_spec
 from training.cv import cross_validate, cv_splits, fit_on
 from training.data import TRAIN_USAGE, Dataset, describe, imbalance_ratio, load_dataset
@@ -87,6 +87,14 @@ def publish(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def start_model_lineage(folder: str | Path) -> dict:
+    """What a fine-tune started from, so its card tells the whole training history."""
+    start = read_card(folder, need=())
+    keep = ("command", "created", "final_epochs", "started_from")
+    return {"name": start.name, **{k: start.training[k] for k in keep if k in start.training},
+            "data_sha256": start.data.get("sha256"), "test_accuracy": start.metrics.get("test_accuracy")}
+
+
 def run_training(config: RunConfig, progress: Progress) -> dict:
     start = time.perf_counter()
     dataset = load_dataset(config.data, config.emotions, config.skip_bad)
@@ -152,6 +160,8 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
                       "flip_average": config.fit.flip_average, "seed": config.fit.seed,
                       "parameters": best["parameters"], "wall_seconds": report["wall_seconds"]},
         )
+        if config.fit.init_from:
+            card.training["started_from"] = start_model_lineage(config.fit.init_from)
         write_model_folder(finals[best["name"]], staging, card, config.quantize)
         # Score the file the app will run, too: quantisation may shift a few predictions.
         from ferdesk.classify import EmotionClassifier
