@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         report = run_training(config, progress)
     except KeyboardInterrupt:
         print("ferdesk-train: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        # Staging is gone and backups are closed; skip interpreter teardown, where TensorFlow's input-pipeline
+        # threads can take minutes to wind down on a busy machine (a cancel must end the process promptly).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except (ValueError, FileExistsError, OSError) as exc:
         print(f"ferdesk-train: error: {exc}", file=sys.stderr)
         return 2
