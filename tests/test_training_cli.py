@@ -119,17 +119,25 @@ def test_bad_arguments_fail_clearly(small_study_csv, tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_leaves_nothing(small_study_csv, tmp_path, sig):
     out = tmp_path / "cancelled"
+    # A shell starts background jobs with SIGINT ignored and Python keeps an inherited ignore; a user's Ctrl-C
+    # reaches a foreground run, so the child gets the default disposition whatever launched pytest.
     proc = subprocess.Popen(
         [sys.executable, "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
          "--models", "cnn_small", "--folds", "2", "--epochs", "50", "--patience", "50", "--out", str(out),
-         "--progress", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    deadline = time.time() + 300
-    for line in proc.stdout:  # wait until training is really under way
-        if '"event": "epoch"' in line or time.time() > deadline:
-            break
-    assert list(tmp_path.glob(".cancelled.partial-*")), "the run should be writing to its staging folder"
-    proc.send_signal(sig)
-    assert proc.wait(timeout=120) == 130
+         "--progress", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 300
+        for line in proc.stdout:  # wait until training is really under way
+            if '"event": "epoch"' in line or time.time() > deadline:
+                break
+        assert list(tmp_path.glob(".cancelled.partial-*")), "the run should be writing to its staging folder"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:  # never leave a 50-epoch trainer running after a failed check
+            proc.kill()
+            proc.wait()
     assert "interrupted" in proc.stderr.read()
     assert not out.exists() and not list(tmp_path.glob(".cancelled*"))
 
