@@ -198,3 +198,32 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
                            "--models", "cnn_small", "--folds", "0", "--init-from", str(start), "--out", str(tmp_path / "x"))
     assert wrong_labels.returncode == 2 and "classifies sad,surprise; this run trains happy,sad" in wrong_labels.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_fine_tuning_start_is_read_once_and_only_a_zoo_cnn_qualifies(tiny_cnn_model, tmp_path):
+    import os
+    import shutil
+
+    from training.fit import check_init_from, starting_weights
+
+    # Cross-validation fits the start model K+1 times; its file is read once, and again only when it changes.
+    first = starting_weights(tiny_cnn_model)
+    assert starting_weights(tiny_cnn_model) is first
+    expected = [np.asarray(v) for v in load_keras_model(tiny_cnn_model)[1].weights]
+    assert len(first) == len(expected) and all(np.array_equal(a, b) for a, b in zip(first, expected))
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_cnn_model, copy)
+    keras_file = copy / "model.keras"
+    reread = starting_weights(copy)
+    assert reread is not first and all(np.array_equal(a, b) for a, b in zip(reread, first))
+    stat = keras_file.stat()
+    os.utime(keras_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert starting_weights(copy) is not reread
+
+    # A folder whose card names the baseline (or anything outside the zoo's CNNs) is refused with the reason.
+    for architecture in ("logreg", "resnet50"):
+        card = json.loads((copy / "card.json").read_text())
+        card["architecture"] = architecture
+        (copy / "card.json").write_text(json.dumps(card))
+        with pytest.raises(ValueError, match=f"holds a {architecture} model; only the zoo's CNNs can be fine-tuned"):
+            check_init_from(copy, [architecture], ["sad", "surprise"])

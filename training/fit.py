@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ferdesk.preprocess import to_model_input
-from training.models import BASELINE, build_cnn, logreg_to_keras, make_logreg
+from training.models import BASELINE, build_cnn, is_zoo_cnn, logreg_to_keras, make_logreg
 from training.progress import Progress
 
 
@@ -77,8 +78,8 @@ def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) 
     from ferdesk.model_card import KERAS_FILE, read_card
 
     card = read_card(folder, need=(KERAS_FILE,))
-    if card.architecture == BASELINE:
-        raise ValueError(f"{folder} holds the {BASELINE} baseline; only CNNs can be fine-tuned")
+    if not is_zoo_cnn(card.architecture):
+        raise ValueError(f"{folder} holds a {card.architecture} model; only the zoo's CNNs can be fine-tuned")
     if models != [card.architecture]:
         raise ValueError(f"{folder} holds a {card.architecture} model; fine-tuning needs --models {card.architecture}")
     if list(card.labels) != list(emotions):
@@ -86,6 +87,16 @@ def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) 
 
 
 def starting_weights(folder: str | Path) -> list:
+    """The start model's weights, read from disk once per run (cross-validation fits it K+1 times)."""
+    from ferdesk.model_card import KERAS_FILE
+
+    keras_file = Path(folder).resolve() / KERAS_FILE
+    mtime_ns = keras_file.stat().st_mtime_ns if keras_file.exists() else 0  # missing: the loader says so
+    return _weights_of(str(keras_file.parent), mtime_ns)
+
+
+@functools.lru_cache(maxsize=1)
+def _weights_of(folder: str, mtime_ns: int) -> list:  # mtime in the key: a replaced file is read again
     from ferdesk.model_card import load_keras_model
 
     return load_keras_model(folder)[1].get_weights()

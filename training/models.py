@@ -98,6 +98,11 @@ ZOO: dict[str, ZooEntry] = {
 DEFAULT_MODELS = list(ZOO)
 
 
+def is_zoo_cnn(name: str) -> bool:
+    """True for the zoo's Keras CNNs: the models a fit can start from (fine-tuning)."""
+    return name in ZOO and ZOO[name].build is not None
+
+
 def parse_models(spec: str | None) -> list[str]:
     names = DEFAULT_MODELS if not spec else [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in ZOO]

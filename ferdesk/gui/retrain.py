@@ -24,7 +24,7 @@ from PyQt5.QtWidgets import (
 from ferdesk.labels import EMOTIONS
 from ferdesk import paths
 from ferdesk.model_card import ModelCard
-from training.models import BASELINE, ZOO
+from training.models import ZOO, is_zoo_cnn
 
 FINE_TUNE_LEARNING_RATE = 3e-4  # a third of a fresh fit's: the start weights are already good
 
@@ -123,7 +123,7 @@ class RetrainDialog(QDialog):
     # ---- inputs
     def set_start_model(self, card: ModelCard | None) -> None:
         """The model in use, offered as the fine-tuning start when it is a CNN of the zoo."""
-        usable = card is not None and card.architecture in ZOO and card.architecture != BASELINE
+        usable = card is not None and is_zoo_cnn(card.architecture)
         self.start_model = card if usable else None
         if not usable:
             self.fine_tune.setChecked(False)
