@@ -190,6 +190,10 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
         "name": "tiny-cnn", "command": start_card.training["command"], "created": start_card.training["created"],
         "final_epochs": 1, "data_sha256": start_card.data["sha256"],
         "test_accuracy": start_card.metrics["test_accuracy"]}
+    report_md = (frozen / "report.md").read_text()
+    assert "the only model; no CV" in report_md
+    assert f"Fine-tuned from `tiny-cnn` (1 epoch, test accuracy {100 * start_card.metrics['test_accuracy']:.1f}%)" in report_md
+    assert json.loads((frozen / "report.json").read_text())["started_from"] == card.training["started_from"]
 
     wrong_net = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
                         "--models", "cnn_medium", "--folds", "0", "--init-from", str(start), "--out", str(tmp_path / "x"))

@@ -95,12 +95,24 @@ def _cv_cells(cv: dict) -> str:
             f"| {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}")
 
 
+def _lineage_lines(start: dict | None) -> list[str]:
+    """A fine-tune's history, newest start first, from the card's `started_from` chain."""
+    lines = []
+    while start:
+        epochs = start.get("final_epochs")
+        lines += ["", f"Fine-tuned from `{start['name']}` ({epochs} epoch{'' if epochs == 1 else 's'}, test accuracy "
+                  f"{_pct(start.get('test_accuracy'))}), trained with `{start.get('command', 'unknown command')}`."]
+        start = start.get("started_from")
+    return lines
+
+
 def markdown_report(report: dict) -> str:
     data, cfg = report["data"], report["settings"]
     lines = [
         f"# Training report: {', '.join(data['emotions'])}",
         "",
         f"Command: `{report['command']}`",
+        *_lineage_lines(report.get("started_from")),
         "",
         f"Data: `{data['source_name']}` (sha256 `{data['sha256'][:16]}...`), "
         f"{data['train_size']} training and {data['test_size']} test faces ({data['test_usage']}). "
@@ -131,7 +143,8 @@ def markdown_report(report: dict) -> str:
             lines.append(f"| {m['name']} | " + " | ".join(_pct(a) for a in m["cv"]["fold_accuracy"]) + " |")
     best = next(m for m in report["models"] if m["name"] == report["best_model"])
     labels = data["emotions"]
-    lines += ["", f"## Exported model: {best['name']} (best CV mean accuracy)", "",
+    why = "best CV mean accuracy" if n_folds else "the only model; no CV"
+    lines += ["", f"## Exported model: {best['name']} ({why})", "",
               "Test per-class recall: " + ", ".join(f"{k} {_pct(v)}" for k, v in best["test"]["per_class_recall"].items()),
               "", "Test confusion matrix (rows true, columns predicted):", "",
               "| | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]

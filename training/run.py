@@ -161,7 +161,7 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
                       "parameters": best["parameters"], "wall_seconds": report["wall_seconds"]},
         )
         if config.fit.init_from:
-            card.training["started_from"] = start_model_lineage(config.fit.init_from)
+            card.training["started_from"] = report["started_from"] = start_model_lineage(config.fit.init_from)
         write_model_folder(finals[best["name"]], staging, card, config.quantize)
         # Score the file the app will run, too: quantisation may shift a few predictions.
         from ferdesk.classify import EmotionClassifier
