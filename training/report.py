@@ -97,12 +97,12 @@ def _cv_cells(cv: dict) -> str:
 
 def _lineage_lines(start: dict | None) -> list[str]:
     """A fine-tune's history, newest start first, from the card's `started_from` chain."""
-    lines = []
+    lines, lead = [], "Fine-tuned from"
     while start:
         epochs = start.get("final_epochs")
-        lines += ["", f"Fine-tuned from `{start['name']}` ({epochs} epoch{'' if epochs == 1 else 's'}, test accuracy "
+        lines += ["", f"{lead} `{start['name']}` ({epochs} epoch{'' if epochs == 1 else 's'}, test accuracy "
                   f"{_pct(start.get('test_accuracy'))}), trained with `{start.get('command', 'unknown command')}`."]
-        start = start.get("started_from")
+        start, lead = start.get("started_from"), "That model was fine-tuned from"
     return lines
 
 
