@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from conftest import REPO_ROOT, run_cli
 from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import ModelFolderError, load_keras_model, read_card
 from training.data import load_fer_csv
-from training.fit import predict_proba
+from training.fit import check_init_from, predict_proba, starting_weights
 
 RUN_FILES = {"model.keras", "model.tflite", "card.json", "report.json", "report.md",
              "confusion_matrix.png", "learning_curves.png", "fold_accuracy.png"}
@@ -205,11 +207,6 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
 
 
 def test_fine_tuning_start_is_read_once_and_only_a_zoo_cnn_qualifies(tiny_cnn_model, tmp_path):
-    import os
-    import shutil
-
-    from training.fit import check_init_from, starting_weights
-
     # Cross-validation fits the start model K+1 times; its file is read once, and again only when it changes.
     first = starting_weights(tiny_cnn_model)
     assert starting_weights(tiny_cnn_model) is first
