@@ -105,3 +105,13 @@ def trained_model(small_study_csv, tmp_path_factory) -> Path:
                      "--progress", "quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_ensemble_model(tiny_cnn_model, trained_model, small_study_csv, tmp_path_factory) -> Path:
+    """The two sad/surprise models above averaged into one model folder by training.ensemble."""
+    out = tmp_path_factory.mktemp("runs") / "tiny-ensemble"
+    result = run_cli("-m", "training.ensemble", str(tiny_cnn_model), str(trained_model), "--data",
+                     str(small_study_csv), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out

@@ -220,6 +220,20 @@ def test_retrain_can_fine_tune_the_model_in_use(window, qtbot, tiny_cnn_model, s
     assert not messages
 
 
+def test_an_ensemble_runs_live_but_is_not_offered_as_a_fine_tuning_start(window, qtbot, tiny_ensemble_model,
+                                                                          messages):
+    window.set_model(tiny_ensemble_model)
+    qtbot.waitUntil(lambda: window.worker.pipeline.classifier.card.folder == tiny_ensemble_model, timeout=30000)
+    count = window.last_result.index
+    qtbot.waitUntil(lambda: window.last_result.index > count + 3 and bool(window.last_result.faces), timeout=10000)
+    assert window.card.folder == tiny_ensemble_model and "Model: tiny-ensemble" in window.status_label.text()
+    window.retrain_action.trigger()
+    dialog = window.retrain_dialog
+    assert not dialog.fine_tune.isEnabled() and not dialog.fine_tune.isChecked()
+    assert "ensemble model" in dialog.fine_tune.text()
+    assert not messages
+
+
 def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, small_study_csv, messages):
     old = window.card.folder
     window.retrain_action.trigger()

@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--class-weights", action="store_true", help="weight classes inversely to their frequency")
     p.add_argument("--no-augment", action="store_true", help="train without flip/shift/rotation/zoom augmentation")
+    p.add_argument("--strong-augment", action="store_true",
+                   help="also random erasing and brightness/contrast jitter (pays off on long schedules)")
     p.add_argument("--bf16", action="store_true", help="mixed bfloat16 training (faster on AVX512-BF16 CPUs)")
     p.add_argument("--flip-average", action="store_true",
                    help="score faces and their mirror images and average (test-time augmentation; the app does too)")
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         command=shlex.join(["ferdesk-train", *argv]),
         fit=FitSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         patience=args.patience, class_weighting=args.class_weights, augment=not args.no_augment,
+                        strong_augment=args.strong_augment,
                         bf16=args.bf16, flip_average=args.flip_average, seed=args.seed,
                         checkpoint_dir=args.checkpoints, init_from=args.init_from),
     )

@@ -11,17 +11,15 @@ from pathlib import Path
 import numpy as np
 
 
-def evaluate(model_dir: Path, data: Path, usage: str = "test", backend: str = "keras", skip_bad: bool = False) -> dict:
-    """Metrics of a model folder on one split of a dataset ('test' = all non-Training rows, 'all' = every row)."""
+def labelled_faces(card, data: Path, usage: str = "test", skip_bad: bool = False):
+    """One split of a dataset for a model: (faces, labels in the model's output order, the dataset)."""
     from ferdesk.labels import EMOTIONS
-    from ferdesk.model_card import ModelFolderError, read_card
+    from ferdesk.model_card import ModelFolderError
     from training.data import load_dataset
-    from training.metrics import classification_metrics
 
-    card = read_card(model_dir, need=())
     unknown = [label for label in card.labels if label not in EMOTIONS]
     if unknown:
-        raise ModelFolderError(f"{model_dir}: labels {unknown} are not FER2013 emotions, so FER data cannot score it")
+        raise ModelFolderError(f"{card.folder}: labels {unknown} are not FER2013 emotions, so FER data cannot score it")
     dataset = load_dataset(data, card.labels, skip_bad)
     # Dataset labels follow FER2013 order; map them to the model's output order.
     to_model = np.array([card.labels.index(name) for name in dataset.emotions])
@@ -31,6 +29,16 @@ def evaluate(model_dir: Path, data: Path, usage: str = "test", backend: str = "k
         images, labels = dataset.split(usage)
     if len(labels) == 0:
         raise ValueError(f"{data}: no rows with usage {usage!r} (try --usage all)")
+    return images, to_model[labels], dataset
+
+
+def evaluate(model_dir: Path, data: Path, usage: str = "test", backend: str = "keras", skip_bad: bool = False) -> dict:
+    """Metrics of a model folder on one split of a dataset ('test' = all non-Training rows, 'all' = every row)."""
+    from ferdesk.model_card import read_card
+    from training.metrics import classification_metrics
+
+    card = read_card(model_dir, need=())
+    images, labels, dataset = labelled_faces(card, data, usage, skip_bad)
     if backend == "tflite":
         from ferdesk.classify import EmotionClassifier
 
@@ -42,7 +50,7 @@ def evaluate(model_dir: Path, data: Path, usage: str = "test", backend: str = "k
 
         _, model = load_keras_model(model_dir)
         proba = predict_proba(model, images, bool(card.training.get("flip_average", False)))
-    metrics = classification_metrics(to_model[labels], proba, card.labels)
+    metrics = classification_metrics(labels, proba, card.labels)
     metrics.update({"model": str(model_dir), "data": str(data), "data_sha256": dataset.sha256, "usage": usage,
                     "backend": backend, "labels": card.labels, "skipped_rows": len(dataset.skipped)})
     return metrics

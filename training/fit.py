@@ -24,6 +24,7 @@ class FitSettings:
     label_smoothing: float = 0.1
     class_weighting: bool = False
     augment: bool = True
+    strong_augment: bool = False  # also erase patches and jitter brightness/contrast: for long schedules
     bf16: bool = False  # mixed bfloat16: faster on CPUs with AVX512-BF16, exported in float32 anyway
     flip_average: bool = False  # score each face and its mirror image, average (recorded in the card)
     seed: int = 0
@@ -40,24 +41,29 @@ class FitResult:
     history: dict = field(default_factory=dict)
 
 
-def _augmenter(seed: int):
+def _augmenter(seed: int, strong: bool = False):
     import keras
     from keras import layers
 
     # Small geometric changes only: FER2013 faces are already aligned and centred.
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomTranslation(0.08, 0.08, fill_mode="nearest", seed=seed + 1),
-            layers.RandomRotation(0.04, fill_mode="nearest", seed=seed + 2),
-            layers.RandomZoom(0.08, fill_mode="nearest", seed=seed + 3),
-        ],
-        name="augment",
-    )
+    steps = [
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomTranslation(0.08, 0.08, fill_mode="nearest", seed=seed + 1),
+        layers.RandomRotation(0.04, fill_mode="nearest", seed=seed + 2),
+        layers.RandomZoom(0.08, fill_mode="nearest", seed=seed + 3),
+    ]
+    if strong:
+        # Webcam light varies more than FER2013's; erased patches make the net use the whole face, not one cue.
+        steps += [
+            layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 4),
+            layers.RandomContrast(0.25, value_range=(0.0, 1.0), seed=seed + 5),
+            layers.RandomErasing(factor=1.0, scale=(0.02, 0.2), value_range=(0.0, 1.0), seed=seed + 6),
+        ]
+    return keras.Sequential(steps, name="augment")
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
-                 shuffle: bool = False, augment: bool = False, seed: int = 0):
+                 shuffle: bool = False, augment: bool = False, seed: int = 0, strong_augment: bool = False):
     """A cached, prefetched tf.data pipeline over uint8 faces; augmentation runs batched, after the cache."""
     import tensorflow as tf
 
@@ -68,7 +74,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_s
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
-        layer = _augmenter(seed)
+        layer = _augmenter(seed, strong_augment)
         ds = ds.map(lambda a, b: (layer(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -138,7 +144,8 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
             metrics=["accuracy"],
         )
         train_ds = make_dataset(*train, n_classes, settings.batch_size, shuffle=True,
-                                augment=settings.augment, seed=settings.seed)
+                                augment=settings.augment, seed=settings.seed,
+                                strong_augment=settings.strong_augment)
         val_ds = make_dataset(*val, n_classes, 256)
         weights = None
         if settings.class_weighting:

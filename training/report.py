@@ -172,3 +172,60 @@ def write_report(report: dict, folder: Path, histories: dict[str, dict]) -> None
     plot_learning_curves(histories, folder / CURVES_PNG)
     if report["models"][0]["cv"]["fold_accuracy"]:
         plot_fold_accuracy(report["models"], folder / FOLDS_PNG)
+
+
+MEMBERS_PNG = "member_recall.png"
+
+
+def plot_member_recall(report: dict, path: Path) -> None:
+    """Per-class recall of each member and of the ensemble, side by side."""
+    plt = _pyplot()
+    labels = report["data"]["emotions"]
+    rows = [(m["name"], m["test"]) for m in report["members"]] + [("ensemble", report["test"])]
+    width = 0.8 / len(rows)
+    fig, ax = plt.subplots(figsize=(1.5 + 1.1 * len(labels), 3.8))
+    for i, (name, test) in enumerate(rows):
+        ax.bar(np.arange(len(labels)) + (i - (len(rows) - 1) / 2) * width,
+               [test["per_class_recall"][k] for k in labels], width, label=f"{name} ({_pct(test['accuracy'])})")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel("recall")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Per-class recall on {report['data']['test_usage']}")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def ensemble_markdown(report: dict) -> str:
+    data, test = report["data"], report["test"]
+    lines = [f"# Ensemble report: {', '.join(data['emotions'])}", "", f"Command: `{report['command']}`", "",
+             f"The exported model averages the probabilities of {len(report['members'])} models. Scored on "
+             f"`{data['source_name']}` (sha256 `{data['sha256'][:16]}...`), {data['test_size']} test faces "
+             f"({data['test_usage']}).", "",
+             "| model | trainable params | test accuracy | test macro-F1 |", "|---|---:|---:|---:|"]
+    for m in report["members"]:
+        lines.append(f"| {m['name']} ({m['architecture']}) | {m['parameters']:,} | {_pct(m['test']['accuracy'])} "
+                     f"| {m['test']['macro_f1']:.3f} |")
+    lines.append(f"| **ensemble** | {sum(m['parameters'] for m in report['members']):,} "
+                 f"| **{_pct(test['accuracy'])}** | **{test['macro_f1']:.3f}** |")
+    for m in report["members"]:
+        lines += ["", f"`{m['name']}` was trained with `{m.get('command', 'unknown command')}`."]
+        lines += _lineage_lines(m.get("started_from"))
+    exported = report["exported_tflite"]
+    lines += ["", "Ensemble per-class recall: " + ", ".join(f"{k} {_pct(v)}" for k, v in test["per_class_recall"].items()),
+              "", f"The app runs `model.tflite` ({exported['format']}): test accuracy "
+              f"{_pct(exported['test_accuracy'])}, macro-F1 {exported['test_macro_f1']:.3f}.", "",
+              f"![per-class recall]({MEMBERS_PNG})", "", f"![confusion matrix]({CONFUSION_PNG})", "",
+              f"Machine: {report['machine']}.", ""]
+    return "\n".join(lines)
+
+
+def write_ensemble_report(report: dict, folder: Path) -> None:
+    folder = Path(folder)
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (folder / "report.md").write_text(ensemble_markdown(report), encoding="utf-8")
+    plot_confusion(report["test"]["confusion_matrix"], report["data"]["emotions"],
+                   f"ensemble on {report['data']['test_usage']}", folder / CONFUSION_PNG)
+    plot_member_recall(report, folder / MEMBERS_PNG)

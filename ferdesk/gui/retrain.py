@@ -128,8 +128,13 @@ class RetrainDialog(QDialog):
         if not usable:
             self.fine_tune.setChecked(False)
         self.fine_tune.setEnabled(usable)
-        self.fine_tune.setText(f"Start from the model in use, {card.name} ({card.architecture}): fine-tune"
-                               if usable else "Start from the model in use (fine-tune): needs a CNN model")
+        if usable:
+            text = f"Start from the model in use, {card.name} ({card.architecture}): fine-tune"
+        elif card is not None:
+            text = f"Fine-tune: only a single zoo CNN can be; the model in use is a {card.architecture} model"
+        else:
+            text = "Start from the model in use (fine-tune): needs a CNN model"
+        self.fine_tune.setText(text)
         self._lock_to_start_model(self.fine_tune.isChecked())
 
     def _lock_to_start_model(self, locked: bool) -> None:
