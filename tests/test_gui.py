@@ -231,6 +231,8 @@ def test_an_ensemble_runs_live_but_is_not_offered_as_a_fine_tuning_start(window,
     dialog = window.retrain_dialog
     assert not dialog.fine_tune.isEnabled() and not dialog.fine_tune.isChecked()
     assert "ensemble model" in dialog.fine_tune.text()
+    info = ModelInfoDialog(window.card, window)
+    assert "member recall" in [info.tabs.tabText(i) for i in range(info.tabs.count())]
     assert not messages
 
 

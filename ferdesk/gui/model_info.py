@@ -9,7 +9,7 @@ from PyQt5.QtWidgets import QDialog, QDialogButtonBox, QLabel, QScrollArea, QTab
 
 from ferdesk.model_card import CARD_FILE, ModelCard
 
-PLOTS = ("confusion_matrix.png", "fold_accuracy.png", "learning_curves.png")
+PLOTS = ("confusion_matrix.png", "fold_accuracy.png", "learning_curves.png", "member_recall.png")  # member_recall: ensembles
 
 
 class ModelInfoDialog(QDialog):
