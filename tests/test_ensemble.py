@@ -40,6 +40,22 @@ def test_ensemble_is_one_model_that_averages_its_members(tiny_ensemble_model, ti
     assert member_acc == [evaluate(f, small_study_csv, "PublicTest")["accuracy"] for f in (tiny_cnn_model, trained_model)]
     text = (out / "report.md").read_text()
     assert "| tiny-cnn (cnn_small) |" in text and f"**{100 * card.metrics['test_accuracy']:.1f}%**" in text
+    assert "without flip averaging" in text and card.training["flip_average"] is False
+
+
+def test_ensemble_can_turn_flip_averaging_on(tiny_cnn_model, trained_model, small_study_csv, tmp_path):
+    out = tmp_path / "flipped"
+    result = run_cli("-m", "training.ensemble", str(tiny_cnn_model), str(trained_model), "--data", str(small_study_csv),
+                     "--out", str(out), "--flip-average")
+    assert result.returncode == 0, result.stderr[-3000:]
+    card = read_card(out)
+    assert card.training["flip_average"] is True and EmotionClassifier(out).flip_average
+    faces = load_fer_csv(small_study_csv, "sad,surprise").split("PublicTest")[0]
+    members = [load_keras_model(folder)[1] for folder in (tiny_cnn_model, trained_model)]
+    expected = np.mean([predict_proba(m, faces, flip_average=True) for m in members], axis=0)
+    np.testing.assert_allclose(predict_proba(load_keras_model(out)[1], faces, flip_average=True), expected, atol=1e-5)
+    assert "with flip averaging" in (out / "report.md").read_text()
+    assert evaluate(out, small_study_csv, "PublicTest")["accuracy"] == card.metrics["test_accuracy"]
 
 
 def test_ensemble_refuses_members_that_cannot_be_averaged(tiny_cnn_model, trained_model, small_study_csv, tmp_path):

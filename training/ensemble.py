@@ -24,8 +24,8 @@ import numpy as np
 ENSEMBLE = "ensemble"
 
 
-def check_members(cards: list) -> None:
-    """Members must agree on everything the app applies once for the whole model."""
+def check_members(cards: list, flip_given: bool = False) -> None:
+    """Members must agree on everything the app applies once for the whole model (flip averaging unless given)."""
     if len(cards) < 2:
         raise ValueError("an ensemble needs at least two model folders")
     folders = [Path(card.folder).resolve() for card in cards]
@@ -39,7 +39,7 @@ def check_members(cards: list) -> None:
                                    ("flip averaging", card.training.get("flip_average", False),
                                     first.training.get("flip_average", False)),
                                    ("test split", card.metrics.get("test_split"), first.metrics.get("test_split"))):
-            if mine != theirs:
+            if mine != theirs and not (what == "flip averaging" and flip_given):
                 raise ValueError(f"{card.folder} and {first.folder} differ in {what} ({theirs!r} vs {mine!r}); "
                                  "an ensemble's members must share it")
 
@@ -57,7 +57,9 @@ def combine(models: list):
 
 
 def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool = False, quantize: bool = True,
-                   command: str = "") -> dict:
+                   command: str = "", flip_average: bool | None = None) -> dict:
+    """flip_average: score each face and its mirror image (None: as the members do). Two members without it
+    cost one member with it."""
     from ferdesk.classify import EmotionClassifier
     from ferdesk.model_card import KERAS_FILE, ModelCard, load_keras_model, read_card, write_card
     from training.evaluate import labelled_faces
@@ -68,13 +70,14 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
     from training.report import write_ensemble_report
     from training.run import machine_description, prepare_output, publish, start_model_lineage
 
-    check_members([read_card(folder, need=(KERAS_FILE,)) for folder in members])  # before the slow loading
+    # Before the slow loading:
+    check_members([read_card(folder, need=(KERAS_FILE,)) for folder in members], flip_average is not None)
     staging = prepare_output(out, overwrite)  # fails early when out exists
     try:
         loaded = [load_keras_model(folder) for folder in members]
         cards = [card for card, _ in loaded]
         first = cards[0]
-        flip = bool(first.training.get("flip_average", False))
+        flip = bool(first.training.get("flip_average", False)) if flip_average is None else flip_average
         split = first.metrics.get("test_split") or "test"
         images, labels, dataset = labelled_faces(first, data, split)
         member_rows, member_proba = [], []
@@ -108,7 +111,7 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
         report = {"command": command, "created": created, "machine": card.training["machine"],
                   "data": {"source_name": Path(dataset.source).name, "sha256": dataset.sha256,
                            "emotions": first.labels, "test_usage": split, "test_size": int(len(labels))},
-                  "members": member_rows, "test": test,
+                  "flip_average": flip, "members": member_rows, "test": test,
                   "exported_tflite": {"format": card.training["tflite"], "test_accuracy": app["accuracy"],
                                       "test_macro_f1": app["macro_f1"]}}
         write_ensemble_report(report, staging)
@@ -129,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="the ensemble's model folder")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once all succeeded)")
     p.add_argument("--no-quantize", action="store_true", help="export model.tflite in float32")
+    p.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each face with its mirror image (default: as the members do; "
+                        "without it, two members cost what one flip-averaged member does)")
     args = p.parse_args(argv)
     if not args.data:
         p.error("no dataset: pass --data or set FERDESK_DATA")
@@ -137,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = build_ensemble([Path(m) for m in args.members], Path(args.data), Path(args.out), args.overwrite,
-                                not args.no_quantize, shlex.join(["python", "-m", "training.ensemble", *argv]))
+                                not args.no_quantize, shlex.join(["python", "-m", "training.ensemble", *argv]),
+                                args.flip_average)
     except (ValueError, OSError, ModelFolderError) as exc:
         print(f"training.ensemble: error: {exc}", file=sys.stderr)
         return 2

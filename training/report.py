@@ -203,7 +203,8 @@ def ensemble_markdown(report: dict) -> str:
     lines = [f"# Ensemble report: {', '.join(data['emotions'])}", "", f"Command: `{report['command']}`", "",
              f"The exported model averages the probabilities of {len(report['members'])} models. Scored on "
              f"`{data['source_name']}` (sha256 `{data['sha256'][:16]}...`), {data['test_size']} test faces "
-             f"({data['test_usage']}).", "",
+             f"({data['test_usage']}), members and ensemble alike "
+             f"{'with' if report['flip_average'] else 'without'} flip averaging.", "",
              "| model | trainable params | test accuracy | test macro-F1 |", "|---|---:|---:|---:|"]
     for m in report["members"]:
         lines.append(f"| {m['name']} ({m['architecture']}) | {m['parameters']:,} | {_pct(m['test']['accuracy'])} "
