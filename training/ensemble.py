@@ -34,12 +34,14 @@ def check_members(cards: list, flip_given: bool = False) -> None:
         raise ValueError(f"{', '.join(twice)} listed more than once; a model averaged with itself gains nothing")
     first = cards[0]
     for card in cards[1:]:
-        for what, mine, theirs in (("labels", card.labels, first.labels),
-                                   ("preprocessing", card.preprocessing, first.preprocessing),
-                                   ("flip averaging", card.training.get("flip_average", False),
-                                    first.training.get("flip_average", False)),
-                                   ("test split", card.metrics.get("test_split"), first.metrics.get("test_split"))):
-            if mine != theirs and not (what == "flip averaging" and flip_given):
+        shared = [("labels", card.labels, first.labels),
+                  ("preprocessing", card.preprocessing, first.preprocessing),
+                  ("test split", card.metrics.get("test_split"), first.metrics.get("test_split"))]
+        if not flip_given:
+            shared.insert(2, ("flip averaging", card.training.get("flip_average", False),
+                              first.training.get("flip_average", False)))
+        for what, mine, theirs in shared:
+            if mine != theirs:
                 raise ValueError(f"{card.folder} and {first.folder} differ in {what} ({theirs!r} vs {mine!r}); "
                                  "an ensemble's members must share it")
 
@@ -60,15 +62,14 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
                    command: str = "", flip_average: bool | None = None) -> dict:
     """flip_average: score each face and its mirror image (None: as the members do). Two members without it
     cost one member with it."""
-    from ferdesk.classify import EmotionClassifier
     from ferdesk.model_card import KERAS_FILE, ModelCard, load_keras_model, read_card, write_card
     from training.evaluate import labelled_faces
-    from training.export import write_model_folder
+    from training.export import score_exported_tflite, write_model_folder
     from training.fit import predict_proba
     from training.metrics import classification_metrics
     from training.models import trainable_parameters
     from training.report import write_ensemble_report
-    from training.run import machine_description, prepare_output, publish, start_model_lineage
+    from training.run import machine_description, model_lineage, prepare_output, publish
 
     # Before the slow loading:
     check_members([read_card(folder, need=(KERAS_FILE,)) for folder in members], flip_average is not None)
@@ -81,10 +82,10 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
         split = first.metrics.get("test_split") or "test"
         images, labels, dataset = labelled_faces(first, data, split)
         member_rows, member_proba = [], []
-        for (card, model), folder in zip(loaded, members):
+        for card, model in loaded:
             proba = predict_proba(model, images, flip)
             member_proba.append(proba)
-            member_rows.append({**start_model_lineage(folder), "architecture": card.architecture,
+            member_rows.append({**model_lineage(card), "architecture": card.architecture,
                                 "parameters": trainable_parameters(model),
                                 "test": classification_metrics(labels, proba, first.labels)})
         ensemble = combine([model for _, model in loaded])
@@ -104,16 +105,13 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
                       "members": [{k: v for k, v in m.items() if k != "test"} for m in member_rows]},
         )
         write_model_folder(ensemble, staging, card, quantize)
-        app = classification_metrics(labels, EmotionClassifier(staging).predict(images), first.labels)
-        card.metrics["test_accuracy_tflite"] = app["accuracy"]
-        card.metrics["test_macro_f1_tflite"] = app["macro_f1"]
+        exported = score_exported_tflite(staging, card, images, labels)
         write_card(card, staging)
         report = {"command": command, "created": created, "machine": card.training["machine"],
                   "data": {"source_name": Path(dataset.source).name, "sha256": dataset.sha256,
                            "emotions": first.labels, "test_usage": split, "test_size": int(len(labels))},
                   "flip_average": flip, "members": member_rows, "test": test,
-                  "exported_tflite": {"format": card.training["tflite"], "test_accuracy": app["accuracy"],
-                                      "test_macro_f1": app["macro_f1"]}}
+                  "exported_tflite": exported}
         write_ensemble_report(report, staging)
         publish(staging, out)
     except BaseException:

@@ -41,6 +41,20 @@ def write_model_folder(model, folder: Path, card: ModelCard, quantize: bool = Tr
             raise RuntimeError(f"{folder / name}: export produced an empty file")
 
 
+def score_exported_tflite(folder: Path, card: ModelCard, images, labels) -> dict:
+    """Score the folder's model.tflite (what the app runs) on the test faces and record it in the card.
+
+    Returns the report's `exported_tflite` entry. Quantisation may shift a few predictions, so both are kept.
+    """
+    from ferdesk.classify import EmotionClassifier
+    from training.metrics import classification_metrics
+
+    app = classification_metrics(labels, EmotionClassifier(folder).predict(images), card.labels)
+    card.metrics["test_accuracy_tflite"] = app["accuracy"]
+    card.metrics["test_macro_f1_tflite"] = app["macro_f1"]
+    return {"format": card.training["tflite"], "test_accuracy": app["accuracy"], "test_macro_f1": app["macro_f1"]}
+
+
 def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> dict:
     """Rebuild a model folder's model.tflite from its model.keras (e.g. to quantise an older export).
 

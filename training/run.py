@@ -21,7 +21,7 @@ from ferdesk.model_card import ModelCard, read_card, write_card
 from ferdesk.preprocess import preprocessing_spec
 from training.cv import cross_validate, cv_splits, fit_on
 from training.data import TRAIN_USAGE, Dataset, describe, imbalance_ratio, load_dataset
-from training.export import write_model_folder
+from training.export import score_exported_tflite, write_model_folder
 from training.fit import FitSettings, predict_proba
 from training.metrics import classification_metrics
 from training.models import BASELINE, build_cnn, logreg_parameters, trainable_parameters
@@ -89,10 +89,14 @@ def publish(staging: Path, out: Path) -> None:
 
 def start_model_lineage(folder: str | Path) -> dict:
     """What a fine-tune started from, so its card tells the whole training history."""
-    start = read_card(folder, need=())
+    return model_lineage(read_card(folder, need=()))
+
+
+def model_lineage(card: ModelCard) -> dict:
+    """A model's name, how it was trained (with its own start, if a fine-tune), its data and test accuracy."""
     keep = ("command", "created", "final_epochs", "started_from")
-    return {"name": start.name, **{k: start.training[k] for k in keep if k in start.training},
-            "data_sha256": start.data.get("sha256"), "test_accuracy": start.metrics.get("test_accuracy")}
+    return {"name": card.name, **{k: card.training[k] for k in keep if k in card.training},
+            "data_sha256": card.data.get("sha256"), "test_accuracy": card.metrics.get("test_accuracy")}
 
 
 def run_training(config: RunConfig, progress: Progress) -> dict:
@@ -163,15 +167,7 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
         if config.fit.init_from:
             card.training["started_from"] = report["started_from"] = start_model_lineage(config.fit.init_from)
         write_model_folder(finals[best["name"]], staging, card, config.quantize)
-        # Score the file the app will run, too: quantisation may shift a few predictions.
-        from ferdesk.classify import EmotionClassifier
-
-        app_proba = EmotionClassifier(staging).predict(x_test)
-        app_test = classification_metrics(y_test, app_proba, emotions)
-        card.metrics["test_accuracy_tflite"] = app_test["accuracy"]
-        card.metrics["test_macro_f1_tflite"] = app_test["macro_f1"]
-        report["exported_tflite"] = {"format": card.training["tflite"], "test_accuracy": app_test["accuracy"],
-                                     "test_macro_f1": app_test["macro_f1"]}
+        report["exported_tflite"] = score_exported_tflite(staging, card, x_test, y_test)
         write_card(card, staging)
         write_report(report, staging, histories)
         publish(staging, config.out)
