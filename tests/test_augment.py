@@ -1,4 +1,4 @@
-"""Training-time augmentation on real faces: what the basic and the strong (--strong-augment) pipelines do."""
+"""The training input pipeline on real faces: epochs, shuffling, and what the basic and strong augmentations do."""
 
 from __future__ import annotations
 
@@ -35,3 +35,19 @@ def test_strong_augmentation_changes_light_and_hides_patches_but_keeps_faces_val
     # Labels pass through untouched and in order (no shuffling was asked for).
     ds = make_dataset(images, labels, 7, batch_size=32, augment=True, strong_augment=True)
     assert np.concatenate([np.argmax(np.asarray(y), axis=1) for _, y in ds]).tolist() == labels.tolist()
+
+
+def test_training_pipeline_serves_every_face_once_per_epoch_reshuffled_without_autotuning(sample_csv):
+    data = load_fer_csv(sample_csv)
+    original = to_model_input(data.images)
+    ds = make_dataset(data.images, data.labels, 7, batch_size=16, shuffle=True, seed=3)
+    # Autotuning stays off: its thread stalled every other epoch's iterator teardown for up to 40 s.
+    assert ds.options().autotune.enabled is False
+    epochs = [np.concatenate([np.asarray(x) for x, _ in ds]) for _ in range(2)]
+
+    def rows(x):
+        return sorted(face.tobytes() for face in x)
+
+    for epoch in epochs:
+        assert rows(epoch) == rows(original)  # a permutation: nothing dropped or repeated
+    assert not np.array_equal(epochs[0], epochs[1])  # and a new order each epoch

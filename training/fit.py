@@ -62,6 +62,10 @@ def _augmenter(seed: int, strong: bool = False):
     return keras.Sequential(steps, name="augment")
 
 
+PIPELINE_THREADS = 2  # augmentation is cheap next to a training step
+PREFETCH_BATCHES = 2
+
+
 def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
                  shuffle: bool = False, augment: bool = False, seed: int = 0, strong_augment: bool = False):
     """A cached, prefetched tf.data pipeline over uint8 faces; augmentation runs batched, after the cache."""
@@ -75,8 +79,12 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_s
     ds = ds.batch(batch_size)
     if augment:
         layer = _augmenter(seed, strong_augment)
-        ds = ds.map(lambda a, b: (layer(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(lambda a, b: (layer(a, training=True), b), num_parallel_calls=PIPELINE_THREADS)
+    # Fixed parallelism, no autotuning: tearing down an autotuned iterator at the end of an epoch waited on the
+    # autotuner's sleeping thread, idling both cores for up to 40 s at about every other epoch (seen with gdb).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) -> None:
