@@ -10,7 +10,6 @@ import csv
 import gzip
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -24,7 +24,7 @@ from training.data import TRAIN_USAGE, Dataset, describe, imbalance_ratio, load_
 from training.export import score_exported_tflite, write_model_folder
 from training.fit import FitSettings, predict_proba
 from training.metrics import classification_metrics
-from training.models import BASELINE, build_cnn, logreg_parameters, trainable_parameters
+from training.models import BASELINE, logreg_parameters, trainable_parameters
 from training.progress import Progress
 from training.report import write_report
 
