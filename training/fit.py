@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ def _augmenter(seed: int, strong: bool = False):
     return keras.Sequential(steps, name="augment")
 
 
-PIPELINE_THREADS = 2  # augmentation is cheap next to a training step
+PIPELINE_THREADS = min(os.cpu_count() or 2, 8)  # batched augmentation is cheap next to a training step
 PREFETCH_BATCHES = 2
 
 
