@@ -74,11 +74,10 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
             staging.unlink()
     card.training["tflite"] = tflite_format(quantize)
     if data is not None:
-        from training.evaluate import evaluate
+        from training.evaluate import labelled_faces
 
-        metrics = evaluate(folder, Path(data), card.metrics.get("test_split", "test"), backend="tflite")
-        card.metrics["test_accuracy_tflite"] = metrics["accuracy"]
-        card.metrics["test_macro_f1_tflite"] = metrics["macro_f1"]
+        images, labels, _ = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
+        score_exported_tflite(folder, card, images, labels)
     write_card(card, folder)
     return card.metrics
 
