@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import signal
 import sys
 import time
 from pathlib import Path
 
 from ferdesk.labels import parse_emotions
+from training import interrupts
 from training.models import ZOO, parse_models
 
 
@@ -54,10 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print("ferdesk-train: error: no dataset; pass --data FILE_OR_FOLDER or set FERDESK_DATA", file=sys.stderr)
         return 2
     out = Path(args.out or f"runs/{'-'.join(emotions) if len(emotions) < 7 else 'all7'}-{time.strftime('%Y%m%d-%H%M%S')}")
-    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled run cleans up like Ctrl-C
+    interrupts.install()  # a cancelled run (SIGTERM) cleans up like Ctrl-C
 
     from training.fit import FitSettings
     from training.progress import Progress

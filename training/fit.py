@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ferdesk.preprocess import to_model_input
+from training import interrupts
 from training.models import BASELINE, build_cnn, is_zoo_cnn, logreg_to_keras, make_logreg
 from training.progress import Progress
 
@@ -162,6 +163,7 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
 
             weights = class_weights(train[1], n_classes)
         callbacks = [
+            interrupts.stop_fit_callback(),
             keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=settings.patience,
                                           restore_best_weights=True),
             _progress_callback(progress, name, stage, fold, folds, settings.epochs),
@@ -172,7 +174,7 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
             callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup)))
         progress.fit_started(name, stage, fold, folds, settings.epochs)
         start = time.perf_counter()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), interrupts.deferred_during_fit():
             # Keras warns that shuffle=True is ignored for tf.data input; the pipeline shuffles itself.
             warnings.filterwarnings("ignore", message=".*shuffle=True.*")
             history = model.fit(train_ds, validation_data=val_ds, epochs=settings.epochs, verbose=0,
