@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ferdesk.labels import parse_emotions
 from training import interrupts
-from training.models import ZOO, parse_models
+from training.models import DEFAULT_MODELS, ZOO, parse_models
 
 
 def default_data() -> str | None:
@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=default_data(),
                    help="fer2013.csv(.gz) or a folder with train/<emotion>/ and test/<emotion>/ (default: $FERDESK_DATA)")
     p.add_argument("--emotions", default=None, help="comma-separated subset, e.g. sad,surprise (default: all seven)")
-    p.add_argument("--models", default=None, help=f"comma-separated, from: {', '.join(ZOO)} (default: all)")
+    p.add_argument("--models", default=None, help=f"comma-separated, from: {', '.join(ZOO)} "
+                   f"(default: {','.join(DEFAULT_MODELS)})")
     p.add_argument("--folds", type=int, default=5, help="K of the K-fold cross-validation; 0 skips it (one model)")
     p.add_argument("--repeats", type=int, default=1, help="repeats of the K-fold split, reshuffled each time")
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs per CNN fit (early stopping may end sooner)")

@@ -56,18 +56,32 @@ def build_cnn_small(n_classes: int):
     return keras.Model(inputs, _head(x, n_classes), name="cnn_small")
 
 
-def build_cnn_medium(n_classes: int):
-    """Four VGG-style blocks of two convs (32/64/128/256), global average pooling: about 1.2M parameters."""
+def _vgg_gap(name: str, base_filters: int, n_classes: int):
+    """Four VGG-style blocks of two convs (base, 2x, 4x, 8x filters), global average pooling."""
     import keras
     from keras import layers
 
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
     x = inputs
-    for filters in (32, 64, 128, 256):
+    for filters in (base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters):
         x = _conv_block(x, filters, convs=2, dropout=0.1)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.4)(x)
-    return keras.Model(inputs, _head(x, n_classes), name="cnn_medium")
+    return keras.Model(inputs, _head(x, n_classes), name=name)
+
+
+def build_cnn_medium(n_classes: int):
+    """Four VGG-style blocks of two convs (32/64/128/256), global average pooling: about 1.2M parameters."""
+    return _vgg_gap("cnn_medium", 32, n_classes)
+
+
+def build_cnn_wide(n_classes: int):
+    """The medium network 1.5x as wide (48/96/192/384): about 2.6M parameters, 2.25x the compute per face.
+
+    For long 7-emotion schedules: after 60 epochs the medium network's train accuracy (68-70%) sits only a few
+    points above validation (67%), so it underfits rather than overfits.
+    """
+    return _vgg_gap("cnn_wide", 48, n_classes)
 
 
 def build_cnn_large(n_classes: int):
@@ -93,9 +107,11 @@ ZOO: dict[str, ZooEntry] = {
     BASELINE: ZooEntry(BASELINE, "scikit-learn logistic regression on standardised pixels", None),
     "cnn_small": ZooEntry("cnn_small", build_cnn_small.__doc__.split(":")[0], build_cnn_small),
     "cnn_medium": ZooEntry("cnn_medium", build_cnn_medium.__doc__.split(":")[0], build_cnn_medium),
+    "cnn_wide": ZooEntry("cnn_wide", build_cnn_wide.__doc__.split(":")[0], build_cnn_wide),
     "cnn_large": ZooEntry("cnn_large", build_cnn_large.__doc__.split(":")[0], build_cnn_large),
 }
-DEFAULT_MODELS = list(ZOO)
+# The study's comparison; cnn_wide is opt-in (--models cnn_wide): it pays off only on long 7-emotion schedules.
+DEFAULT_MODELS = [BASELINE, "cnn_small", "cnn_medium", "cnn_large"]
 
 
 def is_zoo_cnn(name: str) -> bool:
