@@ -2,8 +2,9 @@
 
 Python runs a signal handler at whatever bytecode the main thread is on. Inside a fit that can be TensorFlow code
 called back from C++ (an input pipeline being built or torn down), where an exception can abort the whole process
-instead of unwinding it: CI once saw a trainer cancelled right after an epoch die of SIGABRT, not exit 130. While a fit runs the handler only records the
-request, and a callback raises KeyboardInterrupt from plain Python between batches, a few milliseconds later.
+instead of unwinding it: CI once saw a trainer cancelled right after an epoch die of SIGABRT, not exit 130.
+While a fit runs the handler only records the request, and a callback raises KeyboardInterrupt from plain Python
+between batches, a few milliseconds later.
 """
 from __future__ import annotations
 

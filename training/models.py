@@ -56,16 +56,20 @@ def build_cnn_small(n_classes: int):
     return keras.Model(inputs, _head(x, n_classes), name="cnn_small")
 
 
+def _vgg_blocks(x, base_filters: int):
+    """Four VGG-style blocks of two convs with base, 2x, 4x and 8x filters."""
+    for filters in (base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters):
+        x = _conv_block(x, filters, convs=2, dropout=0.1)
+    return x
+
+
 def _vgg_gap(name: str, base_filters: int, n_classes: int):
     """Four VGG-style blocks of two convs (base, 2x, 4x, 8x filters), global average pooling."""
     import keras
     from keras import layers
 
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    x = inputs
-    for filters in (base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters):
-        x = _conv_block(x, filters, convs=2, dropout=0.1)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(_vgg_blocks(inputs, base_filters))
     x = layers.Dropout(0.4)(x)
     return keras.Model(inputs, _head(x, n_classes), name=name)
 
@@ -93,10 +97,7 @@ def build_cnn_large(n_classes: int):
     from keras import layers
 
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    x = inputs
-    for filters in (32, 64, 128, 256):
-        x = _conv_block(x, filters, convs=2, dropout=0.1)
-    x = layers.Flatten()(x)
+    x = layers.Flatten()(_vgg_blocks(inputs, 32))
     for units in (1024, 256):
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(0.5)(x)
@@ -110,7 +111,7 @@ ZOO: dict[str, ZooEntry] = {
     "cnn_wide": ZooEntry("cnn_wide", build_cnn_wide.__doc__.split(":")[0], build_cnn_wide),
     "cnn_large": ZooEntry("cnn_large", build_cnn_large.__doc__.split(":")[0], build_cnn_large),
 }
-# The study's comparison; cnn_wide is opt-in (--models cnn_wide): it pays off only on long 7-emotion schedules.
+# The study's comparison; cnn_wide is opt-in (--models cnn_wide): it is meant for long 7-emotion schedules.
 DEFAULT_MODELS = [BASELINE, "cnn_small", "cnn_medium", "cnn_large"]
 
 
