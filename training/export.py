@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import json
 import os
 from pathlib import Path
 
@@ -29,16 +31,29 @@ def tflite_format(quantize: bool) -> str:
     return "dynamic-range int8 weights, float32 input/output" if quantize else "float32"
 
 
-def write_model_folder(model, folder: Path, card: ModelCard, quantize: bool = True) -> None:
+def can_export_tflite() -> bool:
+    """The LiteRT converter ships with TensorFlow, which a JAX or PyTorch training machine may not have."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def write_model_folder(model, folder: Path, card: ModelCard, quantize: bool = True) -> bool:
+    """Save model.keras and card.json, and model.tflite where TensorFlow is installed; True if it was."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / KERAS_FILE)
-    export_tflite(model, folder / TFLITE_FILE, quantize)
-    card.training["tflite"] = tflite_format(quantize)
+    written = [KERAS_FILE]
+    if can_export_tflite():
+        export_tflite(model, folder / TFLITE_FILE, quantize)
+        card.training["tflite"] = tflite_format(quantize)
+        written.append(TFLITE_FILE)
+    else:
+        card.training["tflite"] = ("not exported: TensorFlow is not installed where this was trained; "
+                                   "run `python -m training.export MODEL_DIR --data DATA` where it is")
     write_card(card, folder)
-    for name in (KERAS_FILE, TFLITE_FILE):
+    for name in written:
         if os.path.getsize(folder / name) == 0:
             raise RuntimeError(f"{folder / name}: export produced an empty file")
+    return TFLITE_FILE in written
 
 
 def score_exported_tflite(folder: Path, card: ModelCard, images, labels) -> dict:
@@ -58,8 +73,8 @@ def score_exported_tflite(folder: Path, card: ModelCard, images, labels) -> dict
 def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> dict:
     """Rebuild a model folder's model.tflite from its model.keras (e.g. to quantise an older export).
 
-    With data, the new file is scored on the card's test split and the card's TFLite metrics are updated.
-    The new file replaces the old one only once it is complete.
+    With data, the new file is scored on the card's test split and the card's TFLite metrics are updated (and
+    the training report's, if the folder has one). The new file replaces the old one only once it is complete.
     """
     from ferdesk.model_card import load_keras_model
 
@@ -77,9 +92,24 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
         from training.evaluate import labelled_faces
 
         images, labels, _ = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
-        score_exported_tflite(folder, card, images, labels)
+        exported = score_exported_tflite(folder, card, images, labels)
+        _update_report(folder, exported)
     write_card(card, folder)
     return card.metrics
+
+
+def _update_report(folder: Path, exported: dict) -> None:
+    from training.report import markdown_report
+
+    path = folder / "report.json"
+    if not path.exists():  # e.g. an ensemble folder or a hand-made one: the card alone carries the metrics
+        return
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if "models" not in report:  # an ensemble's report has its own layout
+        return
+    report["exported_tflite"] = exported
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (folder / "report.md").write_text(markdown_report(report), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

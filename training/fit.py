@@ -1,4 +1,8 @@
-"""Fitting one model on one split: tf.data input pipeline with augmentation, early stopping, throughput."""
+"""Fitting one model on one split: input pipeline with augmentation, early stopping, throughput.
+
+On the TensorFlow backend a tf.data pipeline augments on spare CPU threads. Other Keras backends (JAX or PyTorch,
+e.g. on a GPU machine without TensorFlow) get plain arrays and augment inside the compiled train step.
+"""
 
 from __future__ import annotations
 
@@ -74,7 +78,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_s
     import tensorflow as tf
 
     x = to_model_input(images)
-    y = tf.keras.utils.to_categorical(labels, n_classes).astype(np.float32)
+    y = _one_hot(labels, n_classes)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -87,6 +91,35 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_s
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(PREFETCH_BATCHES).with_options(options)
+
+
+def uses_tf_data() -> bool:
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def with_augmentation(model, seed: int, strong: bool = False):
+    """A training-only wrapper that augments, then runs model; model's own layers (and weights) are shared."""
+    import keras
+
+    inputs = keras.Input(model.input_shape[1:], name="face")
+    return keras.Model(inputs, model(_augmenter(seed, strong)(inputs)), name=f"{model.name}_augmented")
+
+
+def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.eye(n_classes, dtype=np.float32)[labels]
+
+
+def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings) -> dict:
+    """model.fit's data arguments for this backend."""
+    if uses_tf_data():
+        return {"x": make_dataset(*train, n_classes, settings.batch_size, shuffle=True, augment=settings.augment,
+                                  seed=settings.seed, strong_augment=settings.strong_augment),
+                "validation_data": make_dataset(*val, n_classes, 256)}
+    return {"x": to_model_input(train[0]), "y": _one_hot(train[1], n_classes), "batch_size": settings.batch_size,
+            "shuffle": True, "validation_data": (to_model_input(val[0]), _one_hot(val[1], n_classes)),
+            "validation_batch_size": 256}
 
 
 def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) -> None:
@@ -146,17 +179,17 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         model = build_cnn(name, n_classes)
         if settings.init_from:
             model.set_weights(starting_weights(settings.init_from))
+        trained = model  # what model.fit runs: model itself, or an augmenting wrapper around it
+        if settings.augment and not uses_tf_data():
+            trained = with_augmentation(model, settings.seed, settings.strong_augment)
         steps = int(np.ceil(len(train[1]) / settings.batch_size)) * settings.epochs
         schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, max(1, steps), alpha=0.05)
-        model.compile(
+        trained.compile(
             optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
             metrics=["accuracy"],
         )
-        train_ds = make_dataset(*train, n_classes, settings.batch_size, shuffle=True,
-                                augment=settings.augment, seed=settings.seed,
-                                strong_augment=settings.strong_augment)
-        val_ds = make_dataset(*val, n_classes, 256)
+        inputs = _fit_inputs(train, val, n_classes, settings)
         weights = None
         if settings.class_weighting:
             from training.data import class_weights
@@ -177,8 +210,8 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         with warnings.catch_warnings(), interrupts.deferred_during_fit():
             # Keras warns that shuffle=True is ignored for tf.data input; the pipeline shuffles itself.
             warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-            history = model.fit(train_ds, validation_data=val_ds, epochs=settings.epochs, verbose=0,
-                                callbacks=callbacks, class_weight=weights)
+            history = trained.fit(**inputs, epochs=settings.epochs, verbose=0, callbacks=callbacks,
+                                  class_weight=weights)
         seconds = time.perf_counter() - start
     finally:
         keras.mixed_precision.set_global_policy("float32")

@@ -49,7 +49,30 @@ class RunConfig:
 
 
 def machine_description() -> str:
-    return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU cores, {platform.system()}".replace("  ", " ")
+    cpus = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU cores, {platform.system()}"
+    return f"{cpus}; {accelerator_description()}".replace("  ", " ")
+
+
+def accelerator_description() -> str:
+    """What the Keras backend trains on: the GPU's name, or the CPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    gpus = []
+    if backend == "jax":
+        import jax
+
+        gpus = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    elif backend == "torch":
+        import torch
+
+        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    where = f"{len(gpus)}x {gpus[0]}" if gpus else "CPU"
+    return f"Keras {backend} backend on {where}"
 
 
 def train_test_split_of(dataset: Dataset, test_usage: str, seed: int):
@@ -166,8 +189,8 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
         )
         if config.fit.init_from:
             card.training["started_from"] = report["started_from"] = start_model_lineage(config.fit.init_from)
-        write_model_folder(finals[best["name"]], staging, card, config.quantize)
-        report["exported_tflite"] = score_exported_tflite(staging, card, x_test, y_test)
+        if write_model_folder(finals[best["name"]], staging, card, config.quantize):
+            report["exported_tflite"] = score_exported_tflite(staging, card, x_test, y_test)
         write_card(card, staging)
         write_report(report, staging, histories)
         publish(staging, config.out)
