@@ -83,7 +83,10 @@ def read_card(folder: str | Path, need: tuple[str, ...] = (TFLITE_FILE,)) -> Mod
         raise ModelFolderError(f"{card_path}: {exc}") from None
     for name in need:
         if not (folder / name).is_file():
-            raise ModelFolderError(f"{folder}: missing {name}")
+            hint = ""
+            if name == TFLITE_FILE and (folder / KERAS_FILE).is_file():  # e.g. trained where TensorFlow was absent
+                hint = f"; make it from {KERAS_FILE} with `python -m training.export {folder}`"
+            raise ModelFolderError(f"{folder}: missing {name}{hint}")
     return ModelCard(
         name=str(raw.get("name") or folder.name),
         labels=labels,

@@ -1,0 +1,84 @@
+"""Training without TensorFlow's input pipeline or LiteRT converter, as on a JAX or PyTorch GPU machine.
+
+CI has TensorFlow only, so these tests take that path on the TensorFlow backend by switching tf.data or the
+converter off; the JAX backend itself was checked by hand (KERAS_BACKEND=jax, see README).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ferdesk.classify import EmotionClassifier
+from ferdesk.model_card import ModelFolderError
+from ferdesk.preprocess import to_model_input
+from training import export, fit
+from training.data import load_fer_csv
+from training.models import build_cnn
+from training.progress import Progress
+from training.run import RunConfig, run_training
+
+
+def test_augmenting_wrapper_trains_the_models_own_weights_and_augments_only_in_training(sample_csv):
+    x = to_model_input(load_fer_csv(sample_csv).images)
+    model = build_cnn("cnn_small", 7)
+    wrapped = fit.with_augmentation(model, seed=1, strong=True)
+    assert [id(w) for w in wrapped.trainable_weights] == [id(w) for w in model.trainable_weights]
+    np.testing.assert_allclose(np.asarray(wrapped(x, training=False)), np.asarray(model(x, training=False)),
+                               atol=1e-6)
+    augment = wrapped.get_layer("augment")
+    np.testing.assert_array_equal(np.asarray(augment(x, training=False)), x)
+    assert np.abs(np.asarray(augment(x, training=True)) - x).mean() > 0.02
+
+
+def test_array_fit_path_trains_and_returns_the_plain_model(sample_csv, monkeypatch):
+    def no_tf_data(*args, **kwargs):
+        raise AssertionError("the array path must not build a tf.data pipeline")
+
+    monkeypatch.setattr(fit, "uses_tf_data", lambda: False)
+    monkeypatch.setattr(fit, "make_dataset", no_tf_data)
+    data = load_fer_csv(sample_csv)
+    faces = (data.images, data.labels)
+    settings = fit.FitSettings(epochs=3, batch_size=8, patience=3, strong_augment=True, seed=4)
+    import keras
+
+    keras.utils.set_random_seed(settings.seed)  # fit_cnn seeds the same way, so this is its starting point
+    start = build_cnn("cnn_small", 7).get_weights()
+    result = fit.fit_cnn("cnn_small", 7, faces, faces, settings, Progress("quiet"))
+    assert result.model.name == "cnn_small"  # the augmenting wrapper is a training aid, never exported
+    assert result.epochs_run == 3 and len(result.history["val_accuracy"]) == 3
+    assert all(np.isfinite(result.history["loss"]))
+    moved = [not np.allclose(a, b) for a, b in zip(start, result.model.get_weights())]
+    assert sum(moved) >= len(moved) // 2
+    probabilities = fit.predict_proba(result.model, data.images)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_run_without_the_converter_keeps_model_keras_and_reexport_completes_the_folder(small_study_csv, tmp_path,
+                                                                                      monkeypatch):
+    monkeypatch.setattr(export, "can_export_tflite", lambda: False)
+    out = tmp_path / "trained-without-tensorflow"
+    config = RunConfig(data=small_study_csv, out=out, emotions=["sad", "surprise"], models=["cnn_small"], folds=0,
+                       fit=fit.FitSettings(epochs=1, augment=False))
+    run_training(config, Progress("quiet"))
+    assert (out / "model.keras").is_file() and not (out / "model.tflite").exists()
+    card = json.loads((out / "card.json").read_text())
+    assert card["training"]["tflite"].startswith("not exported")
+    assert "test_accuracy_tflite" not in card["metrics"]
+    assert "Keras tensorflow backend on " in card["training"]["machine"]
+    assert "exported_tflite" not in json.loads((out / "report.json").read_text())
+    with pytest.raises(ModelFolderError, match="python -m training.export"):
+        EmotionClassifier(out)
+
+    monkeypatch.undo()
+    metrics = export.reexport(out, small_study_csv)
+    card = json.loads((out / "card.json").read_text())
+    assert card["training"]["tflite"] == export.tflite_format(True)
+    report = json.loads((out / "report.json").read_text())
+    assert report["exported_tflite"]["test_accuracy"] == metrics["test_accuracy_tflite"]
+    assert abs(metrics["test_accuracy_tflite"] - card["metrics"]["test_accuracy"]) <= 0.05  # int8 vs float32
+    assert "The app runs `model.tflite`" in (out / "report.md").read_text()
+    faces = load_fer_csv(small_study_csv).images[:5]
+    assert EmotionClassifier(out).predict(faces).shape == (5, 2)
