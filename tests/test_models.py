@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ferdesk.preprocess import to_model_input
 from training.data import load_fer_csv
@@ -23,3 +24,23 @@ def test_zoo_cnns_span_the_documented_sizes_and_classify_real_faces(sample_csv):
     assert 25_000 <= min(sizes.values()) <= 35_000 and 3_700_000 <= max(sizes.values()) <= 3_900_000
     # The wide network is the medium one at 1.5x the filters: about 2.25x its conv weights.
     assert 2.1 < sizes["cnn_wide"] / sizes["cnn_medium"] < 2.3
+
+
+def test_shipped_default_is_an_ensemble_whose_medium_member_is_a_fine_tuning_start(sample_csv):
+    from ferdesk.classify import EmotionClassifier
+    from ferdesk.labels import EMOTIONS
+    from ferdesk.model_card import read_card
+    from ferdesk.pipeline import DEFAULT_MODEL
+    from training.data import load_fer_csv
+    from training.fit import check_init_from
+
+    member = DEFAULT_MODEL / "members" / "default-7-long60"
+    assert read_card(DEFAULT_MODEL).labels == list(EMOTIONS) == read_card(member).labels
+    check_init_from(member, ["cnn_medium"], list(EMOTIONS))  # the README's fine-tuning example
+    with pytest.raises(ValueError, match="only the zoo's CNNs"):
+        check_init_from(DEFAULT_MODEL, ["cnn_medium"], list(EMOTIONS))
+    # Both classify real faces; the ensemble averages this member with the wide one, so they agree on most faces.
+    faces = load_fer_csv(sample_csv).images
+    ensemble, alone = EmotionClassifier(DEFAULT_MODEL).predict(faces), EmotionClassifier(member).predict(faces)
+    assert ensemble.shape == alone.shape == (len(faces), len(EMOTIONS))
+    assert (ensemble.argmax(1) == alone.argmax(1)).mean() >= 0.6
