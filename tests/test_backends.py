@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -42,8 +43,6 @@ def test_array_fit_path_trains_and_returns_the_plain_model(sample_csv, monkeypat
     data = load_fer_csv(sample_csv)
     faces = (data.images, data.labels)
     settings = fit.FitSettings(epochs=3, batch_size=8, patience=3, strong_augment=True, seed=4)
-    import keras
-
     keras.utils.set_random_seed(settings.seed)  # fit_cnn seeds the same way, so this is its starting point
     start = build_cnn("cnn_small", 7).get_weights()
     result = fit.fit_cnn("cnn_small", 7, faces, faces, settings, Progress("quiet"))

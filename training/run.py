@@ -70,7 +70,8 @@ def accelerator_description() -> str:
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        gpus = [tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                for d in tf.config.list_physical_devices("GPU")]
     where = f"{len(gpus)}x {gpus[0]}" if gpus else "CPU"
     return f"Keras {backend} backend on {where}"
 
