@@ -78,3 +78,18 @@ def test_ensemble_refuses_members_that_cannot_be_averaged(tiny_cnn_model, traine
     taken = ensemble(tiny_cnn_model, trained_model, out=keep)
     assert taken.returncode == 2 and "already exists" in taken.stderr
     assert [p.name for p in keep.iterdir()] == ["notes.txt"]
+
+
+def test_reexporting_an_ensemble_updates_its_own_report(tiny_ensemble_model, small_study_csv, tmp_path):
+    import shutil
+
+    from training.export import reexport
+
+    folder = tmp_path / "ensemble"
+    shutil.copytree(tiny_ensemble_model, folder)
+    metrics = reexport(folder, small_study_csv, quantize=False)
+    report = json.loads((folder / "report.json").read_text())
+    assert report["exported_tflite"] == {"format": "float32", "test_accuracy": metrics["test_accuracy_tflite"],
+                                         "test_macro_f1": metrics["test_macro_f1_tflite"]}
+    markdown = (folder / "report.md").read_text()
+    assert markdown.startswith("# Ensemble report") and "The app runs `model.tflite` (float32)" in markdown

@@ -31,7 +31,6 @@ def test_shipped_default_is_an_ensemble_whose_medium_member_is_a_fine_tuning_sta
     from ferdesk.labels import EMOTIONS
     from ferdesk.model_card import read_card
     from ferdesk.pipeline import DEFAULT_MODEL
-    from training.data import load_fer_csv
     from training.fit import check_init_from
 
     member = DEFAULT_MODEL / "members" / "default-7-long60"

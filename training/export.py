@@ -41,19 +41,18 @@ def write_model_folder(model, folder: Path, card: ModelCard, quantize: bool = Tr
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / KERAS_FILE)
-    written = [KERAS_FILE]
-    if can_export_tflite():
+    tflite = can_export_tflite()
+    if tflite:
         export_tflite(model, folder / TFLITE_FILE, quantize)
         card.training["tflite"] = tflite_format(quantize)
-        written.append(TFLITE_FILE)
     else:
         card.training["tflite"] = ("not exported: TensorFlow is not installed where this was trained; "
                                    "run `python -m training.export MODEL_DIR --data DATA` where it is")
     write_card(card, folder)
-    for name in written:
+    for name in (KERAS_FILE, TFLITE_FILE) if tflite else (KERAS_FILE,):
         if os.path.getsize(folder / name) == 0:
             raise RuntimeError(f"{folder / name}: export produced an empty file")
-    return TFLITE_FILE in written
+    return tflite
 
 
 def score_exported_tflite(folder: Path, card: ModelCard, images, labels) -> dict:
@@ -99,17 +98,17 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
 
 
 def _update_report(folder: Path, exported: dict) -> None:
-    from training.report import markdown_report
+    """Record the new file's accuracy in the folder's training or ensemble report, re-rendering its Markdown."""
+    from training.report import ensemble_markdown, markdown_report
 
     path = folder / "report.json"
-    if not path.exists():  # e.g. an ensemble folder or a hand-made one: the card alone carries the metrics
+    if not path.exists():  # a hand-made folder: the card alone carries the metrics
         return
     report = json.loads(path.read_text(encoding="utf-8"))
-    if "models" not in report:  # an ensemble's report has its own layout
-        return
     report["exported_tflite"] = exported
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (folder / "report.md").write_text(markdown_report(report), encoding="utf-8")
+    render = ensemble_markdown if "members" in report else markdown_report
+    (folder / "report.md").write_text(render(report), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
