@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ferdesk.preprocess import to_model_input
+from training.augment import augment_batch
 from training.data import load_fer_csv
 from training.fit import make_dataset
 
@@ -12,6 +13,19 @@ from training.fit import make_dataset
 def _one_pass(images, labels, strong: bool) -> np.ndarray:
     ds = make_dataset(images, labels, 7, batch_size=len(labels), augment=True, seed=5, strong_augment=strong)
     return np.concatenate([np.asarray(x) for x, _ in ds])
+
+
+def _assert_strong_changes_light_and_hides_patches(original, basic, strong):
+    # Geometry alone keeps each face's mean brightness; the strong recipe moves it face by face.
+    basic_shift = np.abs(basic.mean(axis=(1, 2, 3)) - original.mean(axis=(1, 2, 3)))
+    strong_shift = np.abs(strong.mean(axis=(1, 2, 3)) - original.mean(axis=(1, 2, 3)))
+    assert np.median(strong_shift) > 2 * np.median(basic_shift)
+
+    # Erasing fills patches with noise: jumps between neighbouring pixels that faces (shifted or not) rarely have.
+    def jumps(x):
+        return (np.abs(np.diff(x, axis=2)) > 0.5).mean()
+
+    assert jumps(strong) > 10 * max(jumps(basic), 1e-3)
 
 
 def test_strong_augmentation_changes_light_and_hides_patches_but_keeps_faces_valid(sample_csv):
@@ -23,15 +37,7 @@ def test_strong_augmentation_changes_light_and_hides_patches_but_keeps_faces_val
         assert out.shape == original.shape and out.dtype == np.float32
         assert np.isfinite(out).all()
     assert strong.min() >= 0.0 and strong.max() <= 1.0  # brightness/contrast jitter stays in the input range
-    # Geometry alone keeps each face's mean brightness; the strong pipeline moves it face by face.
-    basic_shift = np.abs(basic.mean(axis=(1, 2, 3)) - original.mean(axis=(1, 2, 3)))
-    strong_shift = np.abs(strong.mean(axis=(1, 2, 3)) - original.mean(axis=(1, 2, 3)))
-    assert np.median(strong_shift) > 2 * np.median(basic_shift)
-    # Erasing fills patches with noise: jumps between neighbouring pixels that faces (shifted or not) rarely have.
-    def jumps(x):
-        return (np.abs(np.diff(x, axis=2)) > 0.5).mean()
-
-    assert jumps(strong) > 10 * max(jumps(basic), 1e-3)
+    _assert_strong_changes_light_and_hides_patches(original, basic, strong)
     # Labels pass through untouched and in order (no shuffling was asked for).
     ds = make_dataset(images, labels, 7, batch_size=32, augment=True, strong_augment=True)
     assert np.concatenate([np.argmax(np.asarray(y), axis=1) for _, y in ds]).tolist() == labels.tolist()
@@ -51,3 +57,25 @@ def test_training_pipeline_serves_every_face_once_per_epoch_reshuffled_without_a
     for epoch in epochs:
         assert rows(epoch) == rows(original)  # a permutation: nothing dropped or repeated
     assert not np.array_equal(epochs[0], epochs[1])  # and a new order each epoch
+
+
+def test_host_augmentation_follows_the_keras_recipe(sample_csv):
+    """OpenCV's version (for backends without tf.data) changes faces as much, and in the same ways, as Keras'."""
+    data = load_fer_csv(sample_csv)
+    original = to_model_input(data.images)
+    kept = original.copy()
+    for strong in (False, True):
+        keras_out = _one_pass(data.images, data.labels, strong)
+        host_out = augment_batch(original, np.random.default_rng(5), strong)
+        np.testing.assert_array_equal(original, kept)  # a new copy; the training faces stay as loaded
+        assert host_out.shape == original.shape and host_out.dtype == np.float32
+        assert 0.0 <= host_out.min() and host_out.max() <= 1.0
+        keras_change, host_change = np.abs(keras_out - original).mean(), np.abs(host_out - original).mean()
+        assert 0.5 < host_change / keras_change < 2.0, (strong, host_change, keras_change)
+    basic = augment_batch(original, np.random.default_rng(1), strong=False)
+    strong = augment_batch(original, np.random.default_rng(1), strong=True)
+    _assert_strong_changes_light_and_hides_patches(original, basic, strong)
+    # About half the faces come out mirrored: those sit closer to the flipped original than to the original.
+    mirrored = (np.abs(basic - original[:, :, ::-1]).mean(axis=(1, 2, 3))
+                < np.abs(basic - original).mean(axis=(1, 2, 3))).mean()
+    assert 0.3 < mirrored < 0.7

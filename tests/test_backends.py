@@ -15,28 +15,39 @@ import pytest
 from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import ModelFolderError
 from ferdesk.preprocess import to_model_input
-from training import export, fit
+from training import augment, export, fit
 from training.data import load_fer_csv
 from training.models import build_cnn
 from training.progress import Progress
 from training.run import RunConfig, run_training
 
 
-def test_augmenting_wrapper_trains_the_models_own_weights_and_augments_only_in_training(sample_csv):
-    x = to_model_input(load_fer_csv(sample_csv).images)
-    model = build_cnn("cnn_small", 7)
-    wrapped = fit.with_augmentation(model, seed=1, strong=True)
-    assert [id(w) for w in wrapped.trainable_weights] == [id(w) for w in model.trainable_weights]
-    np.testing.assert_allclose(np.asarray(wrapped(x, training=False)), np.asarray(model(x, training=False)),
-                               atol=1e-6)
-    augment = wrapped.get_layer("augment")
-    np.testing.assert_array_equal(np.asarray(augment(x, training=False)), x)
-    assert np.abs(np.asarray(augment(x, training=True)) - x).mean() > 0.02
+def test_host_batches_serve_every_face_once_per_epoch_augmented_and_reproducibly(sample_csv):
+    data = load_fer_csv(sample_csv)
+    x, y = to_model_input(data.images), np.eye(7, dtype=np.float32)[data.labels]
+    batches = augment.host_batches(x, y, batch_size=16, seed=2, strong=True)
+    assert len(batches) == int(np.ceil(len(x) / 16))
+
+    def epoch(ds):
+        parts = [ds[i] for i in range(len(ds))]
+        ds.on_epoch_end()
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    faces, labels = epoch(batches)
+    assert faces.shape == x.shape and faces.dtype == np.float32 and 0.0 <= faces.min() and faces.max() <= 1.0
+    assert sorted(labels.argmax(1).tolist()) == sorted(data.labels.tolist())  # every face once
+    again = augment.host_batches(x, y, batch_size=16, seed=2, strong=True)
+    np.testing.assert_array_equal(epoch(again)[0], faces)  # same seed, same batches (worker threads or not)
+    second, second_labels = epoch(batches)
+    assert not np.array_equal(second_labels, labels)  # reshuffled
+    plain, plain_labels = epoch(augment.host_batches(x, y, batch_size=16, seed=2, augment=False))
+    rows = {face.tobytes() for face in x}
+    assert all(face.tobytes() in rows for face in plain)  # without augmentation: the faces themselves
 
 
-def test_array_fit_path_trains_and_returns_the_plain_model(sample_csv, monkeypatch):
+def test_host_batch_fit_path_trains_and_returns_the_plain_model(sample_csv, monkeypatch):
     def no_tf_data(*args, **kwargs):
-        raise AssertionError("the array path must not build a tf.data pipeline")
+        raise AssertionError("the host path must not build a tf.data pipeline")
 
     monkeypatch.setattr(fit, "uses_tf_data", lambda: False)
     monkeypatch.setattr(fit, "make_dataset", no_tf_data)
@@ -46,7 +57,7 @@ def test_array_fit_path_trains_and_returns_the_plain_model(sample_csv, monkeypat
     keras.utils.set_random_seed(settings.seed)  # fit_cnn seeds the same way, so this is its starting point
     start = build_cnn("cnn_small", 7).get_weights()
     result = fit.fit_cnn("cnn_small", 7, faces, faces, settings, Progress("quiet"))
-    assert result.model.name == "cnn_small"  # the augmenting wrapper is a training aid, never exported
+    assert result.model.name == "cnn_small"
     assert result.epochs_run == 3 and len(result.history["val_accuracy"]) == 3
     assert all(np.isfinite(result.history["loss"]))
     moved = [not np.allclose(a, b) for a, b in zip(start, result.model.get_weights())]

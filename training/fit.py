@@ -1,7 +1,7 @@
 """Fitting one model on one split: input pipeline with augmentation, early stopping, throughput.
 
 On the TensorFlow backend a tf.data pipeline augments on spare CPU threads. Other Keras backends (JAX or PyTorch,
-e.g. on a GPU machine without TensorFlow) get plain arrays and augment inside the compiled train step.
+e.g. on a GPU machine without TensorFlow) get batches augmented on the host with OpenCV (training.augment).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from ferdesk.preprocess import to_model_input
 from training import interrupts
+from training.augment import host_batches, keras_augmenter
 from training.models import BASELINE, build_cnn, is_zoo_cnn, logreg_to_keras, make_logreg
 from training.progress import Progress
 
@@ -47,27 +48,6 @@ class FitResult:
     history: dict = field(default_factory=dict)
 
 
-def _augmenter(seed: int, strong: bool = False):
-    import keras
-    from keras import layers
-
-    # Small geometric changes only: FER2013 faces are already aligned and centred.
-    steps = [
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomTranslation(0.08, 0.08, fill_mode="nearest", seed=seed + 1),
-        layers.RandomRotation(0.04, fill_mode="nearest", seed=seed + 2),
-        layers.RandomZoom(0.08, fill_mode="nearest", seed=seed + 3),
-    ]
-    if strong:
-        # Webcam light varies more than FER2013's; erased patches make the net use the whole face, not one cue.
-        steps += [
-            layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 4),
-            layers.RandomContrast(0.25, value_range=(0.0, 1.0), seed=seed + 5),
-            layers.RandomErasing(factor=1.0, scale=(0.02, 0.2), value_range=(0.0, 1.0), seed=seed + 6),
-        ]
-    return keras.Sequential(steps, name="augment")
-
-
 PIPELINE_THREADS = min(os.cpu_count() or 2, 8)  # batched augmentation is cheap next to a training step
 PREFETCH_BATCHES = 2
 
@@ -84,7 +64,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_s
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
-        layer = _augmenter(seed, strong_augment)
+        layer = keras_augmenter(seed, strong_augment)
         ds = ds.map(lambda a, b: (layer(a, training=True), b), num_parallel_calls=PIPELINE_THREADS)
     # Fixed parallelism, no autotuning: tearing down an autotuned iterator at the end of an epoch waited on the
     # autotuner's sleeping thread, idling both cores for up to 40 s at about every other epoch (seen with gdb).
@@ -99,14 +79,6 @@ def uses_tf_data() -> bool:
     return keras.backend.backend() == "tensorflow"
 
 
-def with_augmentation(model, seed: int, strong: bool = False):
-    """A training-only wrapper that augments, then runs model; model's own layers (and weights) are shared."""
-    import keras
-
-    inputs = keras.Input(model.input_shape[1:], name="face")
-    return keras.Model(inputs, model(_augmenter(seed, strong)(inputs)), name=f"{model.name}_augmented")
-
-
 def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[labels]
 
@@ -117,8 +89,9 @@ def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings)
         return {"x": make_dataset(*train, n_classes, settings.batch_size, shuffle=True, augment=settings.augment,
                                   seed=settings.seed, strong_augment=settings.strong_augment),
                 "validation_data": make_dataset(*val, n_classes, 256)}
-    return {"x": to_model_input(train[0]), "y": _one_hot(train[1], n_classes), "batch_size": settings.batch_size,
-            "shuffle": True, "validation_data": (to_model_input(val[0]), _one_hot(val[1], n_classes)),
+    x = host_batches(to_model_input(train[0]), _one_hot(train[1], n_classes), settings.batch_size, settings.seed,
+                     settings.strong_augment, settings.augment)
+    return {"x": x, "validation_data": (to_model_input(val[0]), _one_hot(val[1], n_classes)),
             "validation_batch_size": 256}
 
 
@@ -179,12 +152,9 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         model = build_cnn(name, n_classes)
         if settings.init_from:
             model.set_weights(starting_weights(settings.init_from))
-        trained = model  # what model.fit runs: model itself, or an augmenting wrapper around it
-        if settings.augment and not uses_tf_data():
-            trained = with_augmentation(model, settings.seed, settings.strong_augment)
         steps = int(np.ceil(len(train[1]) / settings.batch_size)) * settings.epochs
         schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, max(1, steps), alpha=0.05)
-        trained.compile(
+        model.compile(
             optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
             metrics=["accuracy"],
@@ -210,7 +180,7 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         with warnings.catch_warnings(), interrupts.deferred_during_fit():
             # Keras warns that shuffle=True is ignored for tf.data input; the pipeline shuffles itself.
             warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-            history = trained.fit(**inputs, epochs=settings.epochs, verbose=0, callbacks=callbacks,
+            history = model.fit(**inputs, epochs=settings.epochs, verbose=0, callbacks=callbacks,
                                   class_weight=weights)
         seconds = time.perf_counter() - start
     finally:

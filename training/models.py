@@ -1,7 +1,7 @@
 """The model zoo: a logistic-regression baseline on pixels and Keras CNNs from about 30k to about 3.8M parameters.
 
 Every model takes the (N, 48, 48, 1) float input of ferdesk.preprocess.to_model_input and ends in a softmax,
-so all of them export to the same model folder. Augmentation lives in the input pipeline (training.fit),
+so all of them export to the same model folder. Augmentation lives in the input pipeline (training.augment),
 not in the models, so exported models hold inference layers only.
 """
 
