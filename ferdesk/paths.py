@@ -16,10 +16,23 @@ DETECTOR_MODELS = {
 USER_MODELS_DIR = Path(os.environ.get("FERDESK_USER_MODELS", Path.home() / ".local" / "share" / "ferdesk" / "models"))
 
 
+def _visible_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def model_folders() -> list[Path]:
-    """Candidate model folders: shipped ones first, then the user's; hidden (partial) folders are never listed."""
+    """Candidate model folders: shipped ones first, then the user's; hidden (partial) folders are never listed.
+
+    An ensemble's members that carry their own model.tflite follow it: each runs alone at a fraction of its cost.
+    """
+    from ferdesk.model_card import TFLITE_FILE
+
     found = []
     for root in (MODELS_DIR, USER_MODELS_DIR):
-        if root.is_dir():
-            found += sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not root.is_dir():
+            continue
+        for folder in _visible_folders(root):
+            found.append(folder)
+            if (folder / "members").is_dir():
+                found += [m for m in _visible_folders(folder / "members") if (m / TFLITE_FILE).is_file()]
     return found

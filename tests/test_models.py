@@ -26,20 +26,28 @@ def test_zoo_cnns_span_the_documented_sizes_and_classify_real_faces(sample_csv):
     assert 2.1 < sizes["cnn_wide"] / sizes["cnn_medium"] < 2.3
 
 
-def test_shipped_default_is_an_ensemble_whose_medium_member_is_a_fine_tuning_start(sample_csv):
+def test_shipped_default_is_an_ensemble_whose_first_member_is_a_fine_tuning_start(sample_csv):
     from ferdesk.classify import EmotionClassifier
     from ferdesk.labels import EMOTIONS
     from ferdesk.model_card import read_card
     from ferdesk.pipeline import DEFAULT_MODEL
     from training.fit import check_init_from
 
-    member = DEFAULT_MODEL / "members" / "default-7-long60"
+    member = DEFAULT_MODEL / "members" / "gpu-cnn_wide-s22-e89"
     assert read_card(DEFAULT_MODEL).labels == list(EMOTIONS) == read_card(member).labels
-    check_init_from(member, ["cnn_medium"], list(EMOTIONS))  # the README's fine-tuning example
+    check_init_from(member, ["cnn_wide"], list(EMOTIONS))  # the README's fine-tuning example
     with pytest.raises(ValueError, match="only the zoo's CNNs"):
-        check_init_from(DEFAULT_MODEL, ["cnn_medium"], list(EMOTIONS))
-    # Both classify real faces; the ensemble averages this member with the wide one, so they agree on most faces.
+        check_init_from(DEFAULT_MODEL, ["cnn_wide"], list(EMOTIONS))
+    # Both classify real faces; the ensemble averages this member with a second one, so they agree on most faces.
     faces = load_fer_csv(sample_csv).images
     ensemble, alone = EmotionClassifier(DEFAULT_MODEL).predict(faces), EmotionClassifier(member).predict(faces)
     assert ensemble.shape == alone.shape == (len(faces), len(EMOTIONS))
     assert (ensemble.argmax(1) == alone.argmax(1)).mean() >= 0.6
+    # The member is one click away in the Model menu, listed right after the ensemble; a member without its own
+    # model.tflite (its weights live only in the ensemble's file) is not.
+    from ferdesk.paths import model_folders
+
+    listed = model_folders()
+    assert listed[listed.index(DEFAULT_MODEL) + 1] == member
+    assert all((folder / "model.tflite").is_file() for folder in listed if folder.parent.name == "members")
+    assert any(not (m / "model.tflite").is_file() for m in (DEFAULT_MODEL / "members").iterdir())

@@ -49,7 +49,9 @@ class RunConfig:
 
 
 def machine_description() -> str:
-    cpus = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU cores, {platform.system()}"
+    processor = platform.processor()
+    processor = "" if processor in ("", platform.machine()) else processor  # often just the machine name again
+    cpus = f"{platform.machine()} {processor} {os.cpu_count()} CPU cores, {platform.system()}"
     return f"{cpus}; {accelerator_description()}".replace("  ", " ")
 
 
