@@ -1,11 +1,13 @@
 """Training without TensorFlow's input pipeline or LiteRT converter, as on a JAX or PyTorch GPU machine.
 
 CI has TensorFlow only, so these tests take that path on the TensorFlow backend by switching tf.data or the
-converter off; the JAX backend itself was checked by hand (KERAS_BACKEND=jax, see README).
+converter off; the JAX backend itself was run by hand (KERAS_BACKEND=jax: on a CPU, and on an H100 for the shipped
+default's members, see README).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import keras
@@ -16,7 +18,7 @@ from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import ModelFolderError
 from ferdesk.preprocess import to_model_input
 from training import augment, export, fit
-from training.data import load_fer_csv
+from training.data import file_sha256, load_fer_csv
 from training.models import build_cnn
 from training.progress import Progress
 from training.run import RunConfig, run_training
@@ -92,3 +94,13 @@ def test_run_without_the_converter_keeps_model_keras_and_reexport_completes_the_
     assert "The app runs `model.tflite`" in (out / "report.md").read_text()
     faces = load_fer_csv(small_study_csv).images[:5]
     assert EmotionClassifier(out).predict(faces).shape == (5, 2)
+    assert "scored_on" not in card["data"]  # scored on the very file it was trained on
+
+    # Scored on another file with the same rows (the .gz of the CSV): same figures, and the card names that file.
+    packed = tmp_path / "same_rows.csv.gz"
+    packed.write_bytes(gzip.compress(small_study_csv.read_bytes()))
+    again = export.reexport(out, packed)
+    card = json.loads((out / "card.json").read_text())
+    assert again["test_accuracy_tflite"] == metrics["test_accuracy_tflite"]
+    assert card["data"]["scored_on"] == {"source_name": "same_rows.csv.gz", "sha256": file_sha256(packed)}
+    assert card["data"]["sha256"] == file_sha256(small_study_csv)

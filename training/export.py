@@ -90,7 +90,10 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
     if data is not None:
         from training.evaluate import labelled_faces
 
-        images, labels, _ = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
+        images, labels, dataset = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
+        if dataset.sha256 != card.data.get("sha256"):
+            # Another file than the one trained on (e.g. the .gz of that CSV): the card says which one scored it.
+            card.data["scored_on"] = {"source_name": Path(dataset.source).name, "sha256": dataset.sha256}
         exported = score_exported_tflite(folder, card, images, labels)
         _update_report(folder, exported)
     write_card(card, folder)
