@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import csv
 import gzip
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -77,6 +78,14 @@ def small_study_csv(full_csv, tmp_path_factory) -> Path:
     """A few hundred real sad/surprise faces from the full dataset (codes 4 and 5)."""
     rows = take_rows(full_csv, {"Training": 150, "PublicTest": 40}, emotions={"4", "5"})
     return write_csv(tmp_path_factory.mktemp("data") / "sad_surprise.csv", rows)
+
+
+def load_module(path: Path):
+    """A script that is not a package module (benchmarks/, scripts/), imported from its file."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:

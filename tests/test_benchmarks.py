@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, SAMPLE_CSV
+from conftest import REPO_ROOT, SAMPLE_CSV, load_module
 from ferdesk.classify import EmotionClassifier
 from ferdesk.labels import EMOTIONS
 from ferdesk.paths import MODELS_DIR
@@ -24,10 +23,7 @@ RESULTS = BENCHMARKS / "results"
 
 
 def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(BENCHMARKS / f"{name}.py")
 
 
 def test_pipeline_benchmark_finds_every_face_and_compares_with_fer(tmp_path, capsys):
