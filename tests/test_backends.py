@@ -104,3 +104,5 @@ def test_run_without_the_converter_keeps_model_keras_and_reexport_completes_the_
     assert again["test_accuracy_tflite"] == metrics["test_accuracy_tflite"]
     assert card["data"]["scored_on"] == {"source_name": "same_rows.csv.gz", "sha256": file_sha256(packed)}
     assert card["data"]["sha256"] == file_sha256(small_study_csv)
+    export.reexport(out, small_study_csv)  # and back on the training file: no stale record of the other one
+    assert "scored_on" not in json.loads((out / "card.json").read_text())["data"]

@@ -54,6 +54,10 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def file_record(self) -> dict:
+        """Which file the faces came from, as cards and reports record it."""
+        return {"source_name": Path(self.source).name, "sha256": self.sha256}
+
     def split(self, usage: str) -> tuple[np.ndarray, np.ndarray]:
         """Images and labels of one usage; 'test' means every non-Training row."""
         mask = self.usage != TRAIN_USAGE if usage == "test" else self.usage == usage

@@ -99,7 +99,7 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
             metrics={"cv_accuracy_mean": None, "cv_accuracy_std": None, "cv_macro_f1_mean": None,
                      "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"],
                      "test_per_class_recall": test["per_class_recall"], "test_split": split, "folds": 0, "repeats": 1},
-            data={**first.data, "scored_on": {"source_name": Path(dataset.source).name, "sha256": dataset.sha256}},
+            data={**first.data, "scored_on": dataset.file_record()},
             training={"command": command, "created": created, "machine": machine_description(),
                       "flip_average": flip, "parameters": sum(m["parameters"] for m in member_rows),
                       "members": [{k: v for k, v in m.items() if k != "test"} for m in member_rows]},
@@ -108,8 +108,7 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
         exported = score_exported_tflite(staging, card, images, labels)
         write_card(card, staging)
         report = {"command": command, "created": created, "machine": card.training["machine"],
-                  "data": {"source_name": Path(dataset.source).name, "sha256": dataset.sha256,
-                           "emotions": first.labels, "test_usage": split, "test_size": int(len(labels))},
+                  "data": {**dataset.file_record(), "emotions": first.labels, "test_usage": split, "test_size": int(len(labels))},
                   "flip_average": flip, "members": member_rows, "test": test,
                   "exported_tflite": exported}
         write_ensemble_report(report, staging)

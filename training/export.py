@@ -91,9 +91,11 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
         from training.evaluate import labelled_faces
 
         images, labels, dataset = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
+        # Another file than the one trained on (e.g. the .gz of that CSV): the card says which one scored it.
         if dataset.sha256 != card.data.get("sha256"):
-            # Another file than the one trained on (e.g. the .gz of that CSV): the card says which one scored it.
-            card.data["scored_on"] = {"source_name": Path(dataset.source).name, "sha256": dataset.sha256}
+            card.data["scored_on"] = dataset.file_record()
+        else:
+            card.data.pop("scored_on", None)
         exported = score_exported_tflite(folder, card, images, labels)
         _update_report(folder, exported)
     write_card(card, folder)

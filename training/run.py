@@ -167,7 +167,7 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine_description(),
             "data": {
-                "source_name": Path(dataset.source).name, "sha256": dataset.sha256, "emotions": emotions,
+                **dataset.file_record(), "emotions": emotions,
                 "train_size": int(len(y_train)), "test_size": int(len(y_test)), "test_usage": test_name,
                 "train_counts": train_counts, "train_imbalance": imbalance_ratio(train_counts),
                 "skipped_rows": [asdict(b) for b in dataset.skipped],
