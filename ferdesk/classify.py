@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ferdesk.model_card import TFLITE_FILE, ModelCard, ModelFolderError, read_card
-from ferdesk.preprocess import to_model_input
+from ferdesk.preprocess import INPUT_SIZE, to_model_input
 
 
 class EmotionClassifier:
@@ -24,15 +24,28 @@ class EmotionClassifier:
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
             self._interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
+        except (ValueError, RuntimeError, OSError) as exc:
             raise ModelFolderError(f"{path}: not a usable TFLite model ({exc})") from None
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         n_outputs = int(self._output["shape"][-1])
         if n_outputs != len(self.card.labels):
             raise ModelFolderError(f"{path}: {n_outputs} outputs but the card lists {len(self.card.labels)} labels")
+        if tuple(self._input["shape"][1:]) != (INPUT_SIZE, INPUT_SIZE, 1):
+            raise ModelFolderError(f"{path}: takes input of shape {list(self._input['shape'])}, "
+                                   f"not [N, {INPUT_SIZE}, {INPUT_SIZE}, 1]")
         self._batch = int(self._input["shape"][0])
         self.flip_average = bool(self.card.training.get("flip_average", False)) if flip_average is None else flip_average
+        self._check_runs(path)
+
+    def _check_runs(self, path: Path) -> None:
+        """Classify one blank face, so a model that loads but cannot run fails here, when it is chosen."""
+        try:
+            out = self._run(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 1), dtype=np.float32))
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFolderError(f"{path}: the model does not run ({exc})") from None
+        if out.shape != (1, len(self.labels)) or not np.all(np.isfinite(out)):
+            raise ModelFolderError(f"{path}: the model gives no usable probabilities (output {out.ravel()[:8]})")
 
     @property
     def labels(self) -> list[str]:

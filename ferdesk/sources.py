@@ -235,7 +235,7 @@ class VideoFileSource(_CaptureSource):
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"cannot decode video file {self.path}")
+            raise SourceError(f"cannot decode video file {self.path}: not a video or image format ferdesk reads")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else self.DEFAULT_FPS
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -512,6 +512,25 @@ def open_source(spec: str | int | os.PathLike) -> FrameSource:
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(path)
     return VideoFileSource(path)
+
+
+def check_source(source: FrameSource) -> None:
+    """Open the source, read one frame and close it again; raise SourceError saying why it cannot be shown.
+
+    Run before a source replaces the one on screen: a file that is not a video, or a camera that is not there,
+    is refused at once instead of being retried for ever.
+    """
+    try:
+        source.open()
+        ok, frame, _ = source.read()
+    except SourceError:
+        raise
+    except Exception as exc:  # a decoder or driver error: the same answer, the source cannot be shown
+        raise SourceError(f"{source.name}: {exc}") from exc
+    finally:
+        source.close()
+    if not ok or frame is None:
+        raise SourceError(f"{source.name}: no frame could be read from it")
 
 
 # ----------------------------------------------------------------------------------------------- grabber

@@ -20,6 +20,7 @@ from ferdesk.sources import (
     LatestFrameGrabber,
     SourceError,
     VideoFileSource,
+    check_source,
     demo_faces,
     list_cameras,
     open_source,
@@ -257,6 +258,33 @@ def test_open_source_parses_specs(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- grabber
+
+
+def test_check_source_refuses_what_cannot_be_shown_and_leaves_it_closed(tmp_path):
+    table = tmp_path / "faces.csv"
+    table.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    broken_image = tmp_path / "photo.png"
+    broken_image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = {
+        str(table): "not a video or image",  # a file that is neither is refused, not retried for ever
+        str(tmp_path / "gone" / "clip.mp4"): "not found",  # a missing file is never taken for a camera
+        str(broken_image): "no frame could be read",
+        str(empty): "no images",
+    }
+    if not HAS_VIDEO_DEVICES:
+        refused["7"] = "no camera at /dev/video7"
+    for spec, reason in refused.items():
+        source = open_source(spec)
+        with pytest.raises(SourceError, match=reason):
+            check_source(source)
+        assert not source.is_open
+    for source in (open_source(str(write_video(tmp_path / "clip.avi", frames=3))), open_source("demo")):
+        check_source(source)
+        assert not source.is_open
+        with source:  # and it opens again from the start for the grabber
+            assert source.read()[0] and source.position == 1
 
 
 def test_grabber_hands_out_the_newest_frame_and_drops_stale_ones():
