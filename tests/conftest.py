@@ -48,6 +48,29 @@ def sample_csv() -> Path:
     return SAMPLE_CSV
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_qt_settings(tmp_path_factory):
+    """QSettings() (what the app uses by default) reads and writes a throw-away folder, never the user's settings."""
+    try:
+        from PyQt5.QtCore import QSettings
+    except ImportError:  # a machine without the GUI stack
+        yield None
+        return
+    folder = str(tmp_path_factory.mktemp("qt-settings"))
+    for fmt in (QSettings.NativeFormat, QSettings.IniFormat):
+        for scope in (QSettings.UserScope, QSettings.SystemScope):
+            QSettings.setPath(fmt, scope, folder)
+    yield folder
+
+
+@pytest.fixture
+def gui_settings(tmp_path):
+    """The app's settings in a fresh file of this test's own, empty until the test or the app writes them."""
+    from PyQt5.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
 def take_rows(source: Path, per_class: dict[str, int], emotions: set[str] | None = None) -> list[list[str]]:
     """The first rows of each (emotion code, usage) pair, up to per_class[usage] each."""
     seen: Counter = Counter()

@@ -1,22 +1,31 @@
-"""The real app under pytest-qt: demo fallback, every menu action, model loading, retraining and its cancel."""
+"""The real app under pytest-qt: demo fallback, every menu action, model loading, retraining and its cancel.
+
+The window runs the shipped models (models/study-sad-surprise, models/default), so these tests need no dataset;
+only the retraining ones do.
+"""
 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from matplotlib import cbook
-from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QFileDialog, QMessageBox
 
+from ferdesk.gui import main_window
 from ferdesk.gui.main_window import SMOOTHING, MainWindow
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.model_card import read_card
+from ferdesk.paths import MODELS_DIR, model_folders
+from ferdesk.pipeline import DEFAULT_MODEL
 
 GRACE_HOPPER = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+STUDY_MODEL = MODELS_DIR / "study-sad-surprise"  # shipped, small (2 ms a face) and two emotions
 
 
 @pytest.fixture
@@ -36,14 +45,43 @@ def messages(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, trained_model, messages):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = MainWindow(settings=settings, model=str(trained_model))
-    qtbot.addWidget(win)
-    win.show()
+def start_window(qtbot, gui_settings, messages, monkeypatch):
+    """Open the app as `ferdesk [--source S] [--model M]` would, with its own settings file and no camera."""
+    monkeypatch.setattr(main_window, "list_cameras", lambda: [])  # the same on a machine with a webcam
+    windows = []
+
+    def start(**kwargs) -> MainWindow:
+        win = MainWindow(settings=gui_settings, **kwargs)
+        qtbot.addWidget(win)
+        win.show()
+        windows.append(win)
+        return win
+
+    yield start
+    for win in windows:
+        win.close()
+
+
+@pytest.fixture
+def window(start_window, qtbot):
+    win = start_window(model=str(STUDY_MODEL))
     qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) > 0, timeout=30000)
-    yield win
-    win.close()
+    return win
+
+
+def damaged_model(tmp_path, name="damaged") -> Path:
+    """A copy of a shipped model folder whose model.tflite is cut short, as by an interrupted copy."""
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(STUDY_MODEL / "card.json", folder)
+    data = (STUDY_MODEL / "model.tflite").read_bytes()
+    (folder / "model.tflite").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+def wait_for_frames(qtbot, win, count=3):
+    start = win.last_result.index if win.last_result is not None else -1
+    qtbot.waitUntil(lambda: win.last_result is not None and win.last_result.index > start + count, timeout=30000)
 
 
 def patch_dialog(monkeypatch, name, value):
@@ -52,7 +90,7 @@ def patch_dialog(monkeypatch, name, value):
 
 def test_starts_on_demo_without_camera_and_draws_boxes_on_real_faces(window, messages):
     result = window.last_result
-    assert window.source_spec == "demo" and "No camera found" in window.notice
+    assert window.source_spec == "demo" and window.source_fallback == main_window.NO_CAMERA
     assert result.annotated.shape == result.frame.shape == (480, 640, 3)
     face = result.faces[0]
     x, y, w, h = (int(v) for v in (face.box.x, face.box.y, face.box.w, face.box.h))
@@ -113,17 +151,21 @@ def test_invalid_model_folder_is_refused_and_old_model_kept(window, qtbot, monke
     (bogus / "card.json").write_text('{"format": 1, "labels": ["a"]}')
     patch_dialog(monkeypatch, "getExistingDirectory", str(bogus))
     window.load_model_action.trigger()
-    assert messages and messages[0][1] == "Not a model folder" and "labels" in messages[0][2]
-    # A folder whose card passes but whose model file is corrupt fails in the worker: still no change.
+    qtbot.waitUntil(lambda: "not_a_model" in window.alert.text(), timeout=10000)
+    assert "labels" in window.alert.text() and "study-sad-surprise, stays in use" in window.alert.text()
+    # A folder whose card passes but whose model file is corrupt is refused too: the whole model is loaded and run.
     broken = tmp_path / "broken"
     shutil.copytree(before, broken)
     (broken / "model.tflite").write_bytes(b"\x00" * 64)
     window.set_model(broken)
-    qtbot.waitUntil(lambda: len(messages) == 2, timeout=10000)
-    assert "Cannot load model" == messages[1][1]
-    count = window.last_result.index
-    qtbot.waitUntil(lambda: window.last_result.index > count + 3, timeout=10000)
+    qtbot.waitUntil(lambda: str(broken) in window.alert.text(), timeout=10000)
+    assert "not a usable TFLite model" in window.alert.text() and window.alert_box.isVisible()
+    wait_for_frames(qtbot, window)
     assert window.card.folder == before and window.worker.pipeline.classifier.card.folder == before
+    window.set_model(DEFAULT_MODEL)  # a model that loads clears the problem
+    qtbot.waitUntil(lambda: window.card.folder == DEFAULT_MODEL, timeout=10000)
+    assert "Cannot load model" not in window.alert.text()
+    assert not messages
 
 
 def test_view_menu_and_help(window, qtbot, messages):
@@ -163,6 +205,154 @@ def test_source_failing_mid_stream_shows_a_message(window, qtbot, tmp_path, mess
     window.demo_button.click()
     qtbot.waitUntil(lambda: window.last_result.frame.shape[:2] == (480, 640), timeout=15000)
     assert not window.banner_box.isVisible() and not messages
+
+
+# ---------------------------------------------------------------- unusable models and sources: said, never stuck
+
+
+def test_a_damaged_last_used_model_falls_back_to_the_default_and_every_model_entry_works(
+        start_window, gui_settings, qtbot, monkeypatch, tmp_path, capfd, messages):
+    broken = damaged_model(tmp_path)
+    gui_settings.setValue("model", str(broken))  # the last-used model, damaged since
+    monkeypatch.setattr(main_window, "model_folders", lambda: [*model_folders(), broken])
+    win = start_window(source="demo")
+    qtbot.waitUntil(lambda: win.card is not None, timeout=30000)
+    text = win.alert.text()
+    assert win.card.folder == DEFAULT_MODEL and win.alert_box.isVisible()
+    assert f"Cannot load model {broken}" in text and "not a usable TFLite model" in text, text
+    assert f"Using default ({DEFAULT_MODEL}) instead" in text, text
+    assert f"Cannot load model {broken}" in capfd.readouterr().err
+    assert gui_settings.value("model") == str(DEFAULT_MODEL), "the next start does not meet the damaged one again"
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.labels) == 7, timeout=30000)
+
+    win._fill_model_menu()
+    assert win.model_actions[str(broken)].text().endswith("could not be loaded")
+    for folder, action in win.model_actions.items():
+        if folder == str(broken):  # refused again; the model in use stays
+            with qtbot.waitSignal(win.worker.model_failed, timeout=10000):
+                action.trigger()
+            assert win.alert.text().startswith(f"Cannot load model {broken}") and win.alert_box.isVisible()
+            wait_for_frames(qtbot, win)
+            assert win.card.folder != broken and win.worker.pipeline.classifier.card.folder == win.card.folder
+        else:
+            with qtbot.waitSignal(win.worker.model_changed, timeout=10000):
+                action.trigger()
+            assert str(win.card.folder) == folder and "Cannot load model" not in win.alert.text()
+            wait_for_frames(qtbot, win, 1)
+    assert not messages
+
+
+def test_a_model_whose_card_does_not_match_its_outputs_is_refused_at_start(start_window, gui_settings, qtbot,
+                                                                          tmp_path, messages):
+    mislabelled = tmp_path / "five-labels"
+    mislabelled.mkdir()
+    card = json.loads((DEFAULT_MODEL / "card.json").read_text())
+    card["labels"] = card["labels"][:5]
+    (mislabelled / "card.json").write_text(json.dumps(card))
+    (mislabelled / "model.tflite").symlink_to(DEFAULT_MODEL / "model.tflite")
+    gui_settings.setValue("model", str(STUDY_MODEL))
+    win = start_window(source="demo", model=str(mislabelled))
+    qtbot.waitUntil(lambda: win.card is not None, timeout=30000)
+    text = win.alert.text()
+    assert str(mislabelled) in text and "7 outputs but the card lists 5 labels" in text, text
+    assert win.card.folder == DEFAULT_MODEL and "Model: default" in win.status_label.text()
+    wait_for_frames(qtbot, win)
+    assert gui_settings.value("model") == str(STUDY_MODEL), "a failed --model does not replace the last-used one"
+    assert not messages
+
+
+def test_with_no_usable_model_at_start_the_model_menu_still_works(start_window, qtbot, monkeypatch, tmp_path,
+                                                                 messages):
+    broken, also_broken = damaged_model(tmp_path), damaged_model(tmp_path, "also-damaged")
+    monkeypatch.setattr(main_window, "DEFAULT_MODEL", broken)
+    monkeypatch.setattr(main_window, "model_folders", lambda: [also_broken])
+    win = start_window(source="demo")
+    qtbot.waitUntil(lambda: "No model could be loaded" in win.alert.text(), timeout=30000)
+    assert str(broken) in win.alert.text() and "also-damaged" in win.alert.text()
+    assert win.card is None and "No usable model" in win.video.message and "Model: —" in win.status_label.text()
+    monkeypatch.setattr(main_window, "model_folders", lambda: [STUDY_MODEL])
+    win._fill_model_menu()
+    win.model_actions[str(STUDY_MODEL)].trigger()
+    qtbot.waitUntil(lambda: win.card is not None and win.card.folder == STUDY_MODEL, timeout=30000)
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) > 0, timeout=30000)
+    assert not win.alert_box.isVisible() and not win.video.message
+    assert not messages
+
+
+def test_a_camera_that_is_not_there_is_named_and_the_demo_shown_instead(start_window, qtbot, capfd, messages):
+    win = start_window(source="7", model=str(STUDY_MODEL))
+    qtbot.waitUntil(lambda: win.source_spec == "demo", timeout=30000)
+    assert "Cannot open camera 7" in win.alert.text() and "demo faces instead" in win.alert.text()
+    assert "Cannot open camera 7" in capfd.readouterr().err
+    wait_for_frames(qtbot, win)
+    assert "Source: demo (camera 7 could not be opened)" in win.status_label.text()
+    assert win.alert_box.isVisible() and not messages
+
+
+def test_a_missing_video_file_is_named_and_never_opens_a_camera(start_window, gui_settings, qtbot, monkeypatch,
+                                                               tmp_path, capfd, messages):
+    monkeypatch.setattr(main_window, "list_cameras", lambda: [0])  # as on a machine with a webcam
+    opened = []
+    open_source = main_window.open_source
+    monkeypatch.setattr(main_window, "open_source", lambda spec: opened.append(spec) or open_source(spec))
+    missing = tmp_path / "missing" / "file.mp4"
+    win = start_window(source=str(missing), model=str(STUDY_MODEL))
+    qtbot.waitUntil(lambda: win.source_spec == "demo", timeout=30000)
+    assert opened == [str(missing), "demo"]
+    assert f"Cannot open {missing}" in win.alert.text() and "not found" in win.alert.text()
+    assert f"Cannot open {missing}" in capfd.readouterr().err
+    wait_for_frames(qtbot, win)
+    win.close()
+    assert gui_settings.value("source") is None, "the stand-in demo is not remembered"
+    assert not messages
+
+
+def test_opening_a_file_that_is_not_a_video_or_image_keeps_the_previous_source(window, qtbot, monkeypatch, tmp_path,
+                                                                               messages):
+    table = tmp_path / "faces.csv"
+    table.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    broken_image = tmp_path / "photo.png"
+    broken_image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    for path, problem in ((table, "not a video or image"), (broken_image, "no frame")):
+        patch_dialog(monkeypatch, "getOpenFileName", (str(path), ""))
+        window.open_action.trigger()
+        qtbot.waitUntil(lambda: f"Cannot open {path}" in window.alert.text(), timeout=10000)
+        assert problem in window.alert.text() and "Still showing demo" in window.alert.text()
+        wait_for_frames(qtbot, window, 10)
+        assert window.source_spec == "demo" and not window.banner_box.isVisible() and not window.video.message
+    patch_dialog(monkeypatch, "getOpenFileName", (GRACE_HOPPER, ""))
+    window.open_action.trigger()
+    qtbot.waitUntil(lambda: window.source_spec == GRACE_HOPPER, timeout=10000)
+    assert not window.alert_box.isVisible()
+    assert not messages
+
+
+def test_no_camera_notice_stays_while_the_demo_stands_in_and_is_not_remembered(window, gui_settings, qtbot,
+                                                                               monkeypatch, messages):
+    wait_for_frames(qtbot, window, 20)  # well after the first frames replaced the old on-video notice
+    assert window.alert_box.isVisible() and "No camera found" in window.alert.text()
+    assert "Source: demo (no camera found)" in window.status_label.text()
+    # A camera plugged in meanwhile is offered at once.
+    monkeypatch.setattr(main_window, "list_cameras", lambda: [2])
+    window.camera_poll.setInterval(50)
+    qtbot.waitUntil(lambda: window.alert_action.isVisible(), timeout=5000)
+    assert "Camera 2 is connected now" in window.alert.text() and window.alert_action.text() == "Use camera 2"
+    window.close()
+    assert gui_settings.value("source") is None
+    # So the next start prefers a camera when one is there.
+    assert main_window.start_source(None, "", [0]) == ("0", "")
+    assert main_window.start_source(None, "", []) == ("demo", main_window.NO_CAMERA)
+    assert not messages
+
+
+def test_the_demo_chosen_by_the_user_is_remembered(window, gui_settings, qtbot, messages):
+    window.demo_action.trigger()
+    qtbot.waitUntil(lambda: not window.source_fallback, timeout=10000)
+    assert not window.alert_box.isVisible() and "Source: demo   |" in window.status_label.text()
+    window.close()
+    assert gui_settings.value("source") == "demo"
+    assert main_window.start_source(None, "demo", [0]) == ("demo", "")
+    assert not messages
 
 
 def configure_retrain(dialog, data, name, epochs):

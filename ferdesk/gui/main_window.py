@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import metadata
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PyQt5.QtCore import QSettings, QTimer
+from PyQt5.QtCore import QSettings, Qt, QTimer
 from PyQt5.QtWidgets import (
     QAction, QActionGroup, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
     QVBoxLayout, QWidget,
@@ -26,6 +27,30 @@ from ferdesk.sources import ImageSource, SourceError, list_cameras, open_source
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
+NO_CAMERA = "no camera found"
+CAMERA_POLL_MS = 3000
+
+
+def start_source(requested: str | None, saved: str, cameras: list[int]) -> tuple[str, str]:
+    """The source to start with, and why it is only a fallback ('' when it is the one asked for or saved).
+
+    A source named on the command line or chosen last time is tried as it is: if it cannot be opened the app says
+    so and shows the demo, never a camera in place of a file. Without one, the first camera; without a camera, the
+    demo, as a fallback that is not remembered, so a camera present at the next start is used again.
+    """
+    if requested:
+        return requested, ""
+    if saved and not saved.isdigit():
+        return saved, ""
+    if saved.isdigit() and int(saved) in cameras:
+        return saved, ""
+    if cameras:
+        return str(cameras[0]), ""
+    return "demo", NO_CAMERA
+
+
+def describe_source(spec: str) -> str:
+    return f"camera {spec}" if spec.isdigit() else spec
 
 
 class MainWindow(QMainWindow):
@@ -43,9 +68,15 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.selected_track: int | None = None
         self.history_track: int | None = None
-        self.source_spec = source or str(self.settings.value("source", ""))
+        self.requested_source = source
+        self.source_spec = ""  # the source on screen, once the worker has opened it
+        self.source_name = "—"
+        self.source_fallback = ""  # why the source on screen is a fallback; '' when the user chose it
+        self._pending_fallback: tuple[str, str] | None = None  # (spec, reason) of a fallback being opened
+        self.requested_model = model
+        self.model_started = False  # the worker has loaded its start-up model (or given up)
+        self.failed_models: dict[str, str] = {}  # folder -> why it could not be loaded
         self.session_log = FaceLog([], {"app": f"ferdesk {__version__}"})
-        self.notice = ""
         self.retrain_dialog: RetrainDialog | None = None
 
         self.video = VideoView()
@@ -66,6 +97,23 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.demo_button)
         banner_layout.addLayout(buttons)
         self.banner_box.hide()
+        # Problems with a model or a source, said in the window (and on stderr) until they no longer hold.
+        self.alerts: dict[str, str] = {}
+        self.alert = QLabel()
+        self.alert.setWordWrap(True)
+        self.alert_action = QPushButton()
+        self.alert_action.hide()
+        self.alert_dismiss = QPushButton("Dismiss")
+        self.alert_dismiss.clicked.connect(lambda: self.alert_box.hide())
+        self.alert_box = QWidget()
+        self.alert_box.setStyleSheet("QWidget#alert { background: #fff3cd; } QLabel { color: #4d3800; }")
+        self.alert_box.setObjectName("alert")
+        self.alert_box.setAttribute(Qt.WA_StyledBackground, True)
+        alert_layout = QHBoxLayout(self.alert_box)
+        alert_layout.addWidget(self.alert, 1)
+        alert_layout.addWidget(self.alert_action)
+        alert_layout.addWidget(self.alert_dismiss)
+        self.alert_box.hide()
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(self.probabilities, 3)
@@ -77,24 +125,30 @@ class MainWindow(QMainWindow):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(splitter)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.addWidget(self.alert_box)
+        central_layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
         self.status_label = QLabel("Loading…")
         self.statusBar().addWidget(self.status_label, 1)
 
-        self.notice_timer = QTimer(self, singleShot=True)
-        self.notice_timer.timeout.connect(lambda: self.video.show_message(""))
+        self.camera_poll = QTimer(self, interval=CAMERA_POLL_MS)
+        self.camera_poll.timeout.connect(self._poll_cameras)
         self._build_menus()
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
 
-        self.model_dir = self._initial_model(model)
-        self.worker = PipelineWorker(self.model_dir or DEFAULT_MODEL, self.view, SMOOTHING[self.smoothing_name])
+        self.model_dir: Path | None = None
+        self.worker = PipelineWorker(self._model_candidates(model), self.view, SMOOTHING[self.smoothing_name])
         self.worker.on_result = self.session_log.add
         self.worker.initialized.connect(self._on_initialized)
         self.worker.init_failed.connect(self._on_init_failed)
         self.worker.result_ready.connect(self._on_result)
         self.worker.source_changed.connect(self._on_source_changed)
+        self.worker.source_failed.connect(self._on_source_failed)
         self.worker.source_state.connect(self._on_source_state)
         self.worker.model_changed.connect(self._on_model_changed)
         self.worker.model_failed.connect(self._on_model_failed)
@@ -107,14 +161,39 @@ class MainWindow(QMainWindow):
         value = self.settings.value(key, default)
         return value in (True, "true", "1", 1) if not isinstance(value, bool) else value
 
-    def _initial_model(self, requested: str | None) -> Path | None:
-        for candidate in (requested, self.settings.value("model"), DEFAULT_MODEL, *model_folders()):
-            if candidate:
-                try:
-                    return read_card(candidate).folder
-                except ModelFolderError:
-                    continue
-        return None
+    def _model_candidates(self, requested: str | None) -> list[Path]:
+        """The model asked for (else the last used), then the default, then every other model folder.
+
+        The worker loads the first that works and reports each one that does not.
+        """
+        first = requested or self.settings.value("model") or None
+        candidates = [Path(first)] if first else []
+        for folder in (DEFAULT_MODEL, *model_folders()):
+            if Path(folder) not in candidates:
+                candidates.append(Path(folder))
+        return candidates
+
+    # ---------------------------------------------------------------- problems said in the window
+    def _set_alert(self, key: str, text: str | None, action: tuple[str, object] | None = None) -> None:
+        """Show (or with None, clear) the problem of one kind; each new text is also written to stderr."""
+        if text is None:
+            self.alerts.pop(key, None)
+        elif self.alerts.get(key) != text:
+            before = self.alerts.get(key, "")
+            self.alerts[key] = text
+            added = text[len(before):].strip() if before and text.startswith(before) else text
+            print(f"ferdesk: {added}", file=sys.stderr)
+        if key == "source":
+            try:
+                self.alert_action.clicked.disconnect()
+            except TypeError:  # nothing connected
+                pass
+            self.alert_action.setVisible(action is not None)
+            if action is not None:
+                self.alert_action.setText(action[0])
+                self.alert_action.clicked.connect(action[1])
+        self.alert.setText("\n".join(self.alerts[k] for k in ("model", "source") if k in self.alerts))
+        self.alert_box.setVisible(bool(self.alerts))
 
     # ---------------------------------------------------------------- menus
     def _action(self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False,
@@ -214,7 +293,8 @@ class MainWindow(QMainWindow):
                 card = read_card(folder)
             except ModelFolderError:
                 continue
-            action = self.model_menu.addAction(card.summary)
+            failed = str(folder) in self.failed_models
+            action = self.model_menu.addAction(card.summary + (" — could not be loaded" if failed else ""))
             action.setCheckable(True)
             action.setChecked(self.card is not None and self.card.folder == card.folder)
             action.triggered.connect(lambda _=False, f=folder: self.set_model(f))
@@ -226,22 +306,19 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- start-up
     def _start(self) -> None:
         self.worker.start()
-        self.set_source(self._initial_source())
-
-    def _initial_source(self) -> str:
-        spec = self.source_spec
-        cameras = list_cameras()
-        if spec.isdigit() and int(spec) in cameras:
-            return spec
-        if spec and not spec.isdigit() and (spec == "demo" or Path(spec).exists()):
-            return spec
-        if cameras:
-            return str(cameras[0])
-        self.notice = "No camera found: showing the built-in demo faces."
-        return "demo"
+        saved = str(self.settings.value("source", "") or "")
+        spec, fallback = start_source(self.requested_source, saved, list_cameras())
+        if fallback == NO_CAMERA:
+            self._set_alert("source", "No camera found: showing the built-in demo faces. Plug in a camera and "
+                            "choose it from the Source menu.")
+        self.set_source(spec, fallback=fallback)
 
     # ---------------------------------------------------------------- sources
-    def set_source(self, spec: str) -> bool:
+    def set_source(self, spec: str, fallback: str = "") -> bool:
+        """Ask the worker for a source; it is shown once it opens (else _on_source_failed says why).
+
+        `fallback`: why this source stands in for the one wanted ('' when the user chose it).
+        """
         try:
             source = open_source(spec)
         except (SourceError, OSError, ValueError) as exc:
@@ -249,15 +326,14 @@ class MainWindow(QMainWindow):
             return False
         if isinstance(source, ImageSource):
             source.loop = True  # stills stay on screen and follow view changes
-        self.source_spec = spec
-        self.banner_box.hide()
+        self._pending_fallback = (spec, fallback)
         self.pause_action.setChecked(False)
-        self.worker.set_source(source)
+        self.worker.set_source(source, spec)
         return True
 
     def reconnect(self) -> None:
         if self.source_spec:
-            self.set_source(self.source_spec)
+            self.set_source(self.source_spec, fallback=self.source_fallback)
 
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "", VIDEO_FILTER)
@@ -269,11 +345,44 @@ class MainWindow(QMainWindow):
         if path:
             self.set_source(path)
 
-    def _on_source_changed(self, name: str) -> None:
+    def _on_source_changed(self, name: str, spec: str) -> None:
+        pending, self._pending_fallback = self._pending_fallback, None
+        self.source_fallback = pending[1] if pending is not None and pending[0] == spec else ""
+        if not self.source_fallback:
+            self._set_alert("source", None)  # the user's own choice is on screen: earlier problems are past
+        self.camera_poll.stop()
+        if self.source_fallback == NO_CAMERA and sys.platform.startswith("linux"):  # cheap there: /dev/video*
+            self.camera_poll.start()
+        self.source_spec = spec
         self.source_name = name
+        self.banner_box.hide()
         self.history.clear()
         self.selected_track = None
         self._update_status()
+
+    def _on_source_failed(self, spec: str, error: str) -> None:
+        what = describe_source(spec)
+        if not self.source_spec and spec != "demo":  # at start-up: nothing on screen yet
+            self._set_alert("source", f"Cannot open {what}: {error}. Showing the built-in demo faces instead.")
+            if spec == str(self.settings.value("source", "") or ""):
+                self.settings.remove("source")  # next time, start as if none was chosen (a camera if present)
+            self.set_source("demo", fallback=f"{what} could not be opened")
+        elif not self.source_spec:
+            self._set_alert("source", f"Cannot show the demo faces: {error}. Open a video, image or folder "
+                            "from the File menu.")
+            self.video.show_message("No source: use File > Open…")
+        elif spec == self.source_spec:
+            self._set_alert("source", f"Cannot reopen {what}: {error}. Choose another source from the Source menu.")
+        else:
+            self._set_alert("source", f"Cannot open {what}: {error}. Still showing {self.source_name}.")
+
+    def _poll_cameras(self) -> None:
+        """While the demo stands in for a missing camera, offer a camera as soon as one is plugged in."""
+        cameras = list_cameras()
+        if cameras and self.source_fallback == NO_CAMERA:
+            self.camera_poll.stop()
+            self._set_alert("source", f"Camera {cameras[0]} is connected now (the demo faces are still shown).",
+                            action=(f"Use camera {cameras[0]}", lambda: self.set_source(str(cameras[0]))))
 
     def _on_source_state(self, state: str, error: str) -> None:
         if state == "retrying":
@@ -289,38 +398,56 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- models
     def set_model(self, folder) -> None:
+        """Ask the worker for a model; it loads and checks the whole model, and keeps the current one if that fails."""
         self.worker.set_model(Path(folder))
 
     def load_model_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Load a model folder (card.json, model.tflite)")
-        if not path:
-            return
-        try:
-            read_card(path)
-        except ModelFolderError as exc:
-            QMessageBox.warning(self, "Not a model folder", f"{exc}\n\nThe current model stays in use.")
-            return
-        self.set_model(path)
+        if path:
+            self.set_model(path)
 
     def _on_initialized(self, card: ModelCard) -> None:
-        self._on_model_changed(card)
-        self.video.show_message(self.notice or "Starting source…")
-        if self.notice:
-            self.notice_timer.start(4000)
+        self.model_started = True
+        failures = self.alerts.get("model")
+        if failures:
+            self._set_alert("model", f"{failures} Using {card.name} ({card.folder}) instead.")
+        # A model given with --model that failed stays unremembered; a failed last-used one is replaced.
+        self._use_card(card, remember=not (failures and self.requested_model))
+        self.video.show_message("Starting source…")
 
     def _on_init_failed(self, error: str) -> None:
-        self.video.show_message(f"No usable model: {error}\nUse Model > Load model folder… or Model > Retrain….")
+        self.model_started = True
+        failures = self.alerts.get("model")  # each candidate's own reason is said already
+        self._set_alert("model", " ".join(filter(None, [failures, "No model could be loaded"
+                                                         + ("" if failures else f" ({error})")
+                                                         + ": choose one from the Model menu."])))
+        self.video.show_message(f"No usable model: {error}\nUse the Model menu to load a model folder or retrain.")
+        self._update_status()
 
     def _on_model_changed(self, card: ModelCard) -> None:
+        self._set_alert("model", None)
+        self._use_card(card, remember=True)
+
+    def _use_card(self, card: ModelCard, remember: bool) -> None:
         self.card = card
         self.model_dir = card.folder
-        self.settings.setValue("model", str(card.folder))
+        self.failed_models.pop(str(card.folder), None)
+        if remember:
+            self.settings.setValue("model", str(card.folder))
         self.probabilities.set_values(card.labels, None, "No face")
         self.history.clear(card.labels)
         self._update_status()
 
     def _on_model_failed(self, folder: str, error: str) -> None:
-        QMessageBox.warning(self, "Cannot load model", f"{folder}:\n{error}\n\nThe current model stays in use.")
+        self.failed_models[str(Path(folder))] = error
+        detail = error.removeprefix(str(Path(folder))).lstrip("/\\: ") or error  # the error often names the folder too
+        problem = f"Cannot load model {folder}: {detail}."
+        if not self.model_started:  # start-up: the worker goes on to the next candidate
+            self._set_alert("model", " ".join(filter(None, [self.alerts.get("model"), problem])))
+        elif self.card is not None:
+            self._set_alert("model", f"{problem} The current model, {self.card.name}, stays in use.")
+        else:
+            self._set_alert("model", f"{problem} No model is loaded: choose another from the Model menu.")
 
     def show_model_info(self) -> None:
         if self.card is not None:
@@ -368,7 +495,8 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         result = self.last_result
-        parts = [f"Source: {getattr(self, 'source_name', self.source_spec or '—')}",
+        source = self.source_name + (f" ({self.source_fallback})" if self.source_fallback else "")
+        parts = [f"Source: {source}",
                  f"Model: {self.card.name if self.card else '—'}"]
         if result is not None:
             parts += [f"Faces: {len(result.faces)}", f"{self.worker.fps:.1f} FPS", f"{result.total_ms:.1f} ms/frame"]
@@ -467,7 +595,8 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- shutdown
     def closeEvent(self, event) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("source", self.source_spec)
+        if self.source_spec and not self.source_fallback:  # a stand-in is never remembered as the user's choice
+            self.settings.setValue("source", self.source_spec)
         if self.retrain_dialog is not None:
             self.retrain_dialog.shutdown()
         if self.record_action.isChecked():

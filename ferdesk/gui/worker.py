@@ -13,29 +13,34 @@ import time
 import traceback
 from collections import deque
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 from PyQt5.QtCore import QThread, pyqtSignal
 
+from ferdesk.model_card import ModelFolderError
 from ferdesk.pipeline import EmotionPipeline, ViewOptions
-from ferdesk.sources import FrameSource, LatestFrameGrabber
+from ferdesk.sources import FrameSource, LatestFrameGrabber, SourceError, check_source
 
 
 class PipelineWorker(QThread):
-    initialized = pyqtSignal(object)  # ModelCard of the loaded model
+    initialized = pyqtSignal(object)  # ModelCard of the first start-up candidate that loaded
     init_failed = pyqtSignal(str)
     result_ready = pyqtSignal()  # call take_result() to get the newest FrameResult
-    source_changed = pyqtSignal(str)  # source name
+    source_changed = pyqtSignal(str, str)  # source name, the spec it was asked for
+    source_failed = pyqtSignal(str, str)  # spec, why it cannot be shown (the previous source keeps running)
     source_state = pyqtSignal(str, str)  # state, error message ('' when none)
     model_changed = pyqtSignal(object)  # ModelCard
     model_failed = pyqtSignal(str, str)  # folder, error
     recording_changed = pyqtSignal(bool, str)  # recording?, path or error
 
-    def __init__(self, model_dir: Path, view: ViewOptions, smoothing: float = 0.4):
+    def __init__(self, model_dirs: Path | Sequence[Path], view: ViewOptions, smoothing: float = 0.4):
+        """`model_dirs`: the model to start with, then the ones to fall back on, in order."""
         super().__init__()
-        self.model_dir = Path(model_dir)
+        candidates = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
+        self.model_candidates = [Path(c) for c in candidates]
+        self.model_dir: Path | None = None
         self.view = view
         self.smoothing = smoothing
         self.pipeline: EmotionPipeline | None = None
@@ -72,8 +77,14 @@ class PipelineWorker(QThread):
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
     # ---- commands (run on the worker thread)
-    def set_source(self, source: FrameSource) -> None:
+    def set_source(self, source: FrameSource, spec: str = "") -> None:
+        """Show `source` once it has opened and given a frame; otherwise say why and keep the current one."""
         def command():
+            try:
+                check_source(source)
+            except SourceError as exc:
+                self.source_failed.emit(spec or source.name, str(exc))
+                return
             if self._grabber is not None:
                 self._grabber.stop()
             self._grabber = LatestFrameGrabber(source, on_state=self._emit_state).start()
@@ -82,7 +93,7 @@ class PipelineWorker(QThread):
             if self.pipeline is not None:
                 self.pipeline.tracker.reset()
             self._frame_times.clear()
-            self.source_changed.emit(source.name)
+            self.source_changed.emit(source.name, spec or source.name)
 
         self.submit(command)
 
@@ -100,14 +111,21 @@ class PipelineWorker(QThread):
     def set_model(self, folder: Path) -> None:
         def command():
             try:
-                self.pipeline.set_model(folder)
+                self._load_model(Path(folder))
             except Exception as exc:  # any failure keeps the model in use
                 self.model_failed.emit(str(folder), str(exc))
                 return
-            self.model_dir = Path(folder)
             self.model_changed.emit(self.pipeline.classifier.card)
 
         self.submit(command)
+
+    def _load_model(self, folder: Path) -> None:
+        """Build the pipeline on the first model that loads; later, swap its classifier (the whole model is checked)."""
+        if self.pipeline is None:
+            self.pipeline = EmotionPipeline(folder, smoothing=self.smoothing, view=self.view)
+        else:
+            self.pipeline.set_model(folder)
+        self.model_dir = folder
 
     def set_smoothing(self, alpha: float) -> None:
         def command():
@@ -135,15 +153,24 @@ class PipelineWorker(QThread):
         self.submit(command)
 
     # ---- the loop
-    def run(self) -> None:
-        try:
-            self.pipeline = EmotionPipeline(self.model_dir, smoothing=self.smoothing, view=self.view)
-        except Exception as exc:
-            self.init_failed.emit(f"{exc}")
-            traceback.print_exc()
-            # Keep serving commands (e.g. loading another model) without a pipeline.
-        else:
+    def _start_pipeline(self) -> None:
+        """Load the first candidate model that works; each one that does not is reported with its reason."""
+        for folder in self.model_candidates:
+            try:
+                self._load_model(folder)
+            except ModelFolderError as exc:
+                self.model_failed.emit(str(folder), str(exc))
+                continue
+            except Exception as exc:  # not the model's fault (e.g. the face detector): no other model helps
+                traceback.print_exc()
+                self.init_failed.emit(f"{type(exc).__name__}: {exc}")
+                return
             self.initialized.emit(self.pipeline.classifier.card)
+            return
+        self.init_failed.emit("none of the model folders could be loaded")
+
+    def run(self) -> None:
+        self._start_pipeline()  # without a pipeline, commands (e.g. loading another model) are still served
         while not self._stop.is_set():
             self._run_commands()
             grabber = self._grabber
