@@ -1,13 +1,30 @@
-"""Where ferdesk finds its shipped files (assets/ and models/ at the project root)."""
+"""Where ferdesk finds its shipped files: the face detector and demo faces (assets/) and the models (models/).
+
+In the repository they are the top-level assets/ and models/ folders, the one copy in git. A wheel carries a copy
+of both as package data, ferdesk/_shipped/{assets,models}, made at build time (setup.py). So a checkout (also
+when installed editable) reads the top-level folders and an installed wheel reads its package data.
+FERDESK_ASSETS and FERDESK_MODELS override either.
+"""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
+# The folder above the package: the repository root in a checkout, site-packages in an installed wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ASSETS_DIR = Path(os.environ.get("FERDESK_ASSETS", PROJECT_ROOT / "assets"))
-MODELS_DIR = Path(os.environ.get("FERDESK_MODELS", PROJECT_ROOT / "models"))
+SHIPPED_PACKAGE_DIR = "_shipped"  # inside the ferdesk package of a wheel; setup.py writes it
+
+
+def shipped_dir(name: str) -> Path:
+    """The shipped folder `name` ("assets" or "models"): the wheel's package data, else the checkout's folder."""
+    packaged = Path(str(files("ferdesk").joinpath(SHIPPED_PACKAGE_DIR, name)))
+    return packaged if packaged.is_dir() else PROJECT_ROOT / name
+
+
+ASSETS_DIR = Path(os.environ.get("FERDESK_ASSETS") or shipped_dir("assets"))
+MODELS_DIR = Path(os.environ.get("FERDESK_MODELS") or shipped_dir("models"))
 DETECTOR_MODELS = {
     "short": ASSETS_DIR / "models" / "face_detection_short_range.tflite",
     "full": ASSETS_DIR / "models" / "face_detection_full_range_sparse.tflite",
