@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 
 from ferdesk.classify import EmotionClassifier
-from ferdesk.detect import FaceDetector
+from ferdesk.detect import DETECTOR_MODES, MIN_FACE, Detection, FaceFinder
 from ferdesk.overlay import draw_overlay
 from ferdesk.paths import MODELS_DIR
-from ferdesk.preprocess import Box, crop_face
+from ferdesk.preprocess import Box, crop_face, eye_angle
 from ferdesk.sources import as_bgr
 from ferdesk.track import FaceTracker
 
@@ -42,6 +42,7 @@ class FaceResult:
     score: float  # detector confidence
     probabilities: np.ndarray  # smoothed over the track
     raw_probabilities: np.ndarray  # this frame's classifier output
+    angle: float = 0.0  # degrees the face was turned to stand upright before cropping (crop_face's angle)
 
     def top(self, labels: list[str]) -> tuple[str, float]:
         k = int(np.argmax(self.probabilities))
@@ -63,13 +64,24 @@ class FrameResult:
         return float(sum(self.timings_ms.values()))
 
 
+def face_angle(detection: Detection) -> float:
+    """How far to turn a detected face to stand it upright: from its eye keypoints (0 without keypoints)."""
+    return eye_angle(detection.keypoints[0], detection.keypoints[1]) if len(detection.keypoints) >= 2 else 0.0
+
+
 class EmotionPipeline:
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, detector_model: str = "short",
-                 min_confidence: float = 0.5, smoothing: float = 0.4, view: ViewOptions | None = None):
+    """`detector_mode` is one of detect.DETECTOR_MODES; `align` turns tilted faces upright before cropping."""
+
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, detector_mode: str = "auto",
+                 min_confidence: float = 0.5, smoothing: float = 0.4, view: ViewOptions | None = None,
+                 align: bool = True, min_face: float = MIN_FACE):
+        if detector_mode not in DETECTOR_MODES:
+            raise ValueError(f"unknown detector mode {detector_mode!r}; choose one of {', '.join(DETECTOR_MODES)}")
         self.classifier = EmotionClassifier(model_dir)
-        self.detector = FaceDetector(detector_model, min_confidence=min_confidence)
+        self.detector = FaceFinder(detector_mode, min_confidence=min_confidence, min_face=min_face)
         self.tracker = FaceTracker(alpha=smoothing)
         self.view = view or ViewOptions()
+        self.align = align
 
     @property
     def labels(self) -> list[str]:
@@ -81,6 +93,11 @@ class EmotionPipeline:
         self.classifier = classifier
         self.tracker.reset()  # smoothed probabilities of the old labels mean nothing now
 
+    def reset(self) -> None:
+        """Start afresh (a new source, or an image unrelated to the last): no tracks, no faces remembered."""
+        self.tracker.reset()
+        self.detector.reset()
+
     def process(self, frame: np.ndarray, timestamp: float | None = None, index: int = 0,
                 annotate: bool = True) -> FrameResult:
         timestamp = time.monotonic() if timestamp is None else timestamp
@@ -89,16 +106,18 @@ class EmotionPipeline:
             frame = cv2.flip(frame, 1)
         timings = {}
         t0 = time.perf_counter()
-        detections = self.detector.detect(frame)
+        detections = self.detector.find(frame, timestamp)
         t1 = time.perf_counter()
-        faces = np.stack([crop_face(frame, d.box) for d in detections]) if detections else np.zeros((0, 48, 48), np.uint8)
+        angles = [face_angle(d) if self.align else 0.0 for d in detections]
+        faces = (np.stack([crop_face(frame, d.box, angle=a) for d, a in zip(detections, angles)]) if detections
+                 else np.zeros((0, 48, 48), np.uint8))
         t2 = time.perf_counter()
         probabilities = self.classifier.predict(faces)
         t3 = time.perf_counter()
         tracks = self.tracker.update([d.box for d in detections], probabilities, timestamp)
         t4 = time.perf_counter()
-        results = [FaceResult(t.id, t.box, d.score, t.probabilities, t.raw_probabilities)
-                   for t, d in zip(tracks, detections)]
+        results = [FaceResult(t.id, t.box, d.score, t.probabilities, t.raw_probabilities, a)
+                   for t, d, a in zip(tracks, detections, angles)]
         annotated = None
         if annotate:
             annotated = draw_overlay(frame, results, self.labels, self.view.show_boxes, self.view.show_labels,

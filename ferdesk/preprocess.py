@@ -2,7 +2,9 @@
 
 A dataset image (already a face crop) and a face box in a camera frame go through the same steps:
 square crop around the face (padded by edge replication where it leaves the frame), grayscale,
-resize to 48x48, then scale to float in [0, 1].
+resize to 48x48, then scale to float in [0, 1]. A face in a frame whose head is tilted is first turned
+upright about its box centre by the angle of the line between its eyes (eye_angle), so the crop looks like
+the upright, registered FER2013 faces the models learn from.
 """
 
 from __future__ import annotations
@@ -110,17 +112,54 @@ def crop_region(box: Box, scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT
     return x0, y0, x0 + s, y0 + s
 
 
-def crop_face(image: np.ndarray, box: Box | None = None, order: str = "bgr") -> np.ndarray:
+def eye_angle(right_eye: tuple[float, float], left_eye: tuple[float, float]) -> float:
+    """Degrees to turn a face (counter-clockwise on screen) so its eyes are level; 0 for an upright face.
+
+    `right_eye` is the subject's right eye (on the image's left in an unmirrored photo), as BlazeFace orders them.
+    """
+    (rx, ry), (lx, ly) = right_eye, left_eye
+    if rx == lx and ry == ly:
+        return 0.0
+    return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+
+
+def _upright_patch(image: np.ndarray, box: Box, angle: float) -> np.ndarray:
+    """The square crop region of a face turned by `angle` degrees about its box centre, at full resolution.
+
+    One affine warp: turn about the box centre, then take crop_region's square from the turned frame, so an
+    angle of 0 gives exactly the plain crop; pixels from outside the frame repeat its edge.
+    """
+    x0, y0, x1, _ = crop_region(box)
+    side = x1 - x0
+    matrix = cv2.getRotationMatrix2D((box.x + box.w / 2.0, box.y + box.h / 2.0), angle, 1.0)
+    matrix[:, 2] -= (x0, y0)
+    return cv2.warpAffine(to_uint8(image), matrix, (side, side), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def crop_face(image: np.ndarray, box: Box | None = None, order: str = "bgr", angle: float = 0.0) -> np.ndarray:
     """A 48x48 uint8 grayscale face from a frame and a detector box, or from a whole dataset image (box=None).
 
     Where the crop leaves the frame, edge pixels are repeated, so faces at the border keep their shape.
+    `angle` (degrees, from eye_angle) turns a tilted face upright first; 0 crops exactly as before alignment.
     """
     image = np.asarray(image)
     if image.ndim < 2 or image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"empty image of shape {image.shape}")
+    if not np.isfinite(angle):
+        raise ValueError(f"angle must be a finite number of degrees, got {angle}")
     height, width = image.shape[:2]
     if box is None:
         patch = image
+        if angle != 0.0:  # a whole dataset image turns about its centre
+            matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), angle, 1.0)
+            patch = cv2.warpAffine(to_uint8(image), matrix, (width, height), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+    elif angle != 0.0:
+        x0, y0, x1, y1 = crop_region(box)
+        if min(x1, width) <= max(x0, 0) or min(y1, height) <= max(y0, 0):
+            raise ValueError(f"face box {box} lies outside the {width}x{height} frame")
+        patch = _upright_patch(image, box, angle)
     else:
         x0, y0, x1, y1 = crop_region(box)
         cx0, cy0 = max(0, x0), max(0, y0)

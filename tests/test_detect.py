@@ -198,3 +198,154 @@ def test_calibrated_crop_restores_fer_framing(detector):
     assert preprocess.CROP_SCALE > 1.0 and preprocess.CROP_SHIFT_Y < 0.0
     # Measured here: about 25 grey levels against 43 for the bare box.
     assert np.mean(errors["calibrated"]) < 0.8 * np.mean(errors["box"])
+
+
+# ------------------------------------------------------------------------------ many, small and far faces
+
+import importlib.util  # noqa: E402
+import sys  # noqa: E402
+
+from conftest import REPO_ROOT  # noqa: E402
+
+from ferdesk.detect import (  # noqa: E402
+    DETECTOR_MODES, FaceFinder, drop_boxes_around_faces, merge_detections, same_face, scan_plan, tile_grid,
+    tile_sides,
+)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/detection.py: its frame builder places real photographs with known face boxes."""
+    spec = importlib.util.spec_from_file_location("detection_benchmark", REPO_ROOT / "benchmarks" / "detection.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def people(bench, detector):
+    """The real photographs (Grace Hopper; scikit-image's astronaut when installed), not the FER2013 crops."""
+    found = [p for p in bench.portraits(detector) if not p.name.startswith("fer_")]
+    assert found and found[0].name == "grace_hopper"
+    return found
+
+
+@pytest.fixture
+def finder():
+    with FaceFinder("auto") as f:
+        yield f
+
+
+def rows_of_faces(bench, people, width, height, sizes, seed=0):
+    """A frame of real faces in rows, one row per face size, over a real photograph without faces."""
+    rng = np.random.default_rng(seed)
+    frame = bench.cover(bench.backgrounds()[0], width, height)
+    truth, y, k = [], 0, 0
+    for size in sizes:
+        cell = int(size * 1.7)
+        for x in range(0, width - cell + 1, cell):
+            truth.append(bench.place(frame, people[k % len(people)], size, (x, y, x + cell, y + cell), 0.35, rng))
+            k += 1
+        y += cell
+    assert y <= height
+    return frame, truth
+
+
+def test_finds_95_percent_of_many_real_faces_at_several_sizes(bench, people, finder):
+    frame, truth = rows_of_faces(bench, people, 1920, 1080, sizes=(220, 110, 70, 48))
+    assert len(truth) >= 50 and min(t.w for t in truth) >= 40
+    found = [d.box for d in finder.find(frame, 0.0)]
+    pairs = bench.pair(truth, found)
+    assert len(pairs) >= 0.95 * len(truth), f"{len(pairs)} of {len(truth)} faces found"
+    assert len(found) - len(pairs) <= 1  # false detections (a second box on one face counts too)
+    # The whole-frame short-range pass alone, as before, finds almost none of them.
+    with FaceFinder("short") as short:
+        assert len(bench.pair(truth, [d.box for d in short.find(frame)])) < 0.2 * len(truth)
+
+
+def test_faces_cut_by_tile_borders_get_one_box_each(bench, people, finder):
+    width, height = 1280, 720
+    side = tile_sides(width, height)[-1]  # the finest tiles: the ones 60 px faces are found in
+    tiles = tile_grid(width, height, side, int(side * 0.3))
+    xs = sorted({x1 for _, _, x1, _ in tiles if x1 < width})
+    frame = bench.cover(bench.backgrounds()[1], width, height)
+    rng = np.random.default_rng(3)
+    truth = []
+    for k, edge in enumerate(xs):
+        for row in range(3):  # straddling each vertical tile edge, at three heights
+            cy = 90 + row * 250
+            size = 60
+            region = (edge - 52, cy - 52, edge + 52, cy + 52)  # the face's centre on the edge
+            truth.append(bench.place(frame, people[k % len(people)], size, region, 0.35, rng))
+    assert any(t.x < edge < t.x + t.w for t in truth for edge in xs)
+    found = [d.box for d in finder.find(frame, 0.0)]
+    pairs = bench.pair(truth, found)
+    assert len(pairs) >= len(truth) - 1
+    assert len(found) == len(pairs)  # no second box on any face, no half-face boxes
+
+
+def test_merge_keeps_one_box_per_face_and_prefers_short_range_boxes():
+    short = Detection(Box(100, 100, 60, 60), 0.6, model="short")
+    full = Detection(Box(97, 95, 64, 64), 0.9, model="full")
+    half = Detection(Box(100, 100, 30, 60), 0.55, model="short")  # a face cut by a tile edge
+    other = Detection(Box(300, 100, 60, 60), 0.7, model="short")
+    merged = merge_detections([half, full, short, other])
+    assert merged == [other, short]
+    # A box around two smaller faces (taken for its eyes) is no face.
+    around = Detection(Box(60, 60, 320, 320), 0.65, model="short")
+    assert drop_boxes_around_faces([around, short, other]) == [short, other]
+    assert drop_boxes_around_faces([around, short]) == [around, short]
+    assert same_face(short.box, full.box) and not same_face(short.box, other.box)
+    assert merge_detections([]) == [] and merge_detections([other]) == [other]
+
+
+def test_scan_plan_covers_the_frame_at_every_scale():
+    assert [len(scan_plan(w, h)) for w, h in ((640, 480), (1920, 1080))] == [11, 83]
+    for width, height in ((640, 480), (1280, 720), (1920, 1080)):
+        for side in tile_sides(width, height):
+            tiles = tile_grid(width, height, side, int(side * 0.3))
+            covered = np.zeros((height, width), bool)
+            for x0, y0, x1, y1 in tiles:
+                covered[y0:y1, x0:x1] = True
+            assert covered.all()
+    with pytest.raises(ValueError, match="unknown detector mode"):
+        FaceFinder("everything")
+
+
+def test_short_mode_is_the_whole_frame_short_range_model(detector, grace):
+    with FaceFinder("short") as short:
+        assert short.find(grace) == detector.detect(grace)
+        assert short.calls == 1
+
+
+def test_auto_scans_first_then_spreads_the_scan_over_a_second(bench, people, finder):
+    frames = bench.moving_frames(people, 640, 480, 1, 200, 40, 8, bench.backgrounds()[0])
+    plan = scan_plan(640, 480)
+    calls = []
+    for k, (frame, truth) in enumerate(frames):
+        found = finder.find(frame, k / 30.0)
+        assert len(bench.pair(truth, [d.box for d in found])) == 1 == len(found)
+        calls.append(finder.calls)
+    assert calls[0] >= len(plan)  # the first frame is scanned whole
+    # Then one whole-frame run per frame, and the rest of the plan once per second on top, a region at a time.
+    # (plus, now and then, a full-range run confirming an unsure find in a tile).
+    assert max(calls[1:]) <= 3
+    assert 30 + len(plan) - 1 <= sum(calls[1:31]) <= 30 + len(plan) + 2
+    finder.find(frames[0][0], 0.5)  # time went back (another source, a rewind): scan again
+    assert finder.calls >= len(plan)
+
+
+def test_auto_keeps_finding_small_moving_faces_on_every_frame(bench, people, finder):
+    frames = bench.moving_frames(people, 640, 480, 4, 55, 45, 6, bench.backgrounds()[0])
+    calls = []
+    for k, (frame, truth) in enumerate(frames):
+        found = [d.box for d in finder.find(frame, k / 30.0)]
+        assert len(bench.pair(truth, found)) == 4 == len(found), f"frame {k}"
+        calls.append(finder.calls)
+    # Found by regions around them, not by scanning every frame.
+    assert np.mean(calls[1:]) < 0.7 * len(scan_plan(640, 480))
+
+
+def test_detector_modes_are_documented():
+    assert set(DETECTOR_MODES) == {"auto", "short", "full", "tiled"}

@@ -110,7 +110,7 @@ def test_many_faces_batched_equals_one_by_one(faces):
     cells = {(int(f.box.y + f.box.h / 2) // 200, int(f.box.x + f.box.w / 2) // 200) for f in result.faces}
     assert len(cells) == len(result.faces)  # one detection per tiled face, no duplicates
 
-    crops = np.stack([crop_face(frame, f.box) for f in result.faces])
+    crops = np.stack([crop_face(frame, f.box, angle=f.angle) for f in result.faces])
     classifier = EmotionClassifier(DEFAULT_MODEL)
     batched = classifier.predict(crops)
     one_by_one = np.concatenate([classifier.predict(c[None]) for c in crops])
@@ -135,7 +135,7 @@ def test_pipeline_crops_are_preprocess_crops(pipeline, faces):
     pipeline.classifier.predict = spy
     result = pipeline.process(frame)
     assert len(seen) == 1 and len(result.faces) >= 3
-    expected = np.stack([crop_face(frame, f.box) for f in result.faces])
+    expected = np.stack([crop_face(frame, f.box, angle=f.angle) for f in result.faces])
     assert seen[0].dtype == np.uint8 and seen[0].shape == expected.shape
     assert np.array_equal(seen[0], expected)
 
@@ -213,5 +213,53 @@ def test_set_model_switches_to_a_second_model(grace, trained_model):
         second = p.process(grace, timestamp=1 / 30)
     check_result(second, ["sad", "surprise"], 1)
     assert second.faces[0].track_id != first.faces[0].track_id  # 7-class averages were not carried over
-    expected = EmotionClassifier(trained_model).predict(crop_face(grace, second.faces[0].box)[None])[0]
+    face = second.faces[0]
+    expected = EmotionClassifier(trained_model).predict(crop_face(grace, face.box, angle=face.angle)[None])[0]
     np.testing.assert_allclose(second.faces[0].raw_probabilities, expected, atol=1e-5)
+
+
+def test_webcam_path_finds_a_fast_moving_face_on_every_frame_of_a_video(grace, tmp_path):
+    """One face moving fast across a 640x480 video file, read back like a camera: found on every frame."""
+    from ferdesk.sources import VideoFileSource
+
+    scale = 260 / grace.shape[1]
+    face = cv2.resize(grace, (260, round(grace.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    background = np.full((480, 640, 3), 70, np.uint8)
+    background[:, :, 1] = np.linspace(40, 160, 640, dtype=np.uint8)[None, :]
+    path = tmp_path / "moving.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
+    truth = []
+    for k in range(60):  # 18 px per frame, back and forth, and up and down
+        x = int(190 + 180 * np.sin(k * 18 / 180))
+        y = int(85 + 80 * np.sin(k / 7))
+        frame = background.copy()
+        frame[y : y + face.shape[0], x : x + face.shape[1]][: 480 - y] = face[: 480 - y]
+        writer.write(frame)
+        truth.append(Box(x + GRACE_FACE.x * scale, y + GRACE_FACE.y * scale, GRACE_FACE.w * scale,
+                         GRACE_FACE.h * scale))
+    writer.release()
+    ids = set()
+    with VideoFileSource(path) as source, EmotionPipeline(DEFAULT_MODEL) as p:
+        assert p.detector.mode == "auto"
+        for k, expected in enumerate(truth):
+            ok, frame, _ = source.read()
+            assert ok
+            result = p.process(frame, timestamp=k / 30.0, index=k, annotate=False)
+            assert len(result.faces) == 1, f"frame {k}: {len(result.faces)} faces"
+            assert iou(result.faces[0].box, expected) > 0.6, f"frame {k}"
+            ids.add(result.faces[0].track_id)
+    assert len(ids) == 1  # followed as one face throughout
+
+
+def test_detector_mode_and_alignment_options(grace):
+    with pytest.raises(ValueError, match="unknown detector mode"):
+        EmotionPipeline(DEFAULT_MODEL, detector_mode="fast")
+    tilted = cv2.warpAffine(grace, cv2.getRotationMatrix2D((256, 300), 25, 1.0), (512, 600),
+                            borderMode=cv2.BORDER_REPLICATE)
+    with EmotionPipeline(DEFAULT_MODEL, detector_mode="short", align=False) as plain:
+        (unaligned,) = plain.process(tilted).faces
+    with EmotionPipeline(DEFAULT_MODEL, detector_mode="short") as p:
+        (aligned,) = p.process(tilted).faces
+    assert unaligned.angle == 0.0 and aligned.angle == pytest.approx(-25, abs=5)
+    assert aligned.box == unaligned.box
+    assert not np.allclose(aligned.raw_probabilities, unaligned.raw_probabilities, atol=1e-3)
