@@ -4,39 +4,58 @@ Every frame is read in order straight from the source (never through the threade
 frames). With `--every N` only frames 0, N, 2N, ... are analysed, and only those are written to the
 annotated video (at fps/N) and logged: the output never shows an overlay that belongs to another frame.
 
-Outputs go to hidden temporary siblings (`.name.partial.ext`) and are renamed into place only once the
-whole input has been processed, so a file with the requested name is always complete. On an error or
-Ctrl-C the partial files are removed.
+Outputs go to hidden temporary siblings (`.name.partial.ext`), created before any frame is read (so an
+unwritable place is found at once) and renamed into place only once the whole input has been processed, so a
+file with the requested name is always complete. The CSV and JSON logs are written frame by frame into their
+partial files, so memory does not grow with the length of the input. On an error, Ctrl-C, SIGTERM or SIGHUP
+the partial files are removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
+import shutil
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import cv2
 import numpy as np
 
 from ferdesk import __version__
+from ferdesk.argtypes import float_in, int_at_least
 from ferdesk.sources import IMAGE_SUFFIXES, FrameSource, ImageSource, SourceError, VideoFileSource
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM and SIGHUP exit with 128 + their number, as the shell reports them
+CLEAN_EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class AnnotateError(Exception):
     """A problem the user can fix (input, output or model); reported in one line with exit code 2."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so the partial outputs are removed."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 # ------------------------------------------------------------------------------------------ arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ferdesk.detect import DETECTOR_MODES
     from ferdesk.pipeline import DEFAULT_MODEL
 
     p = argparse.ArgumentParser(
@@ -48,17 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", help="video file (.mp4, .avi, ...), image file, or folder of images")
     p.add_argument("--out", help="annotated output: OUT.mp4 (mp4v) or OUT.avi (MJPG) for a video; "
-                   "a folder for images (annotated PNGs with the same file names)")
+                   "an image file (OUT.png, OUT.jpg, ...) for an image; a folder for images "
+                   "(annotated PNGs with the same file names)")
     p.add_argument("--csv", help="per-frame, per-face CSV log")
     p.add_argument("--json", help="per-frame JSON log (frames without faces included)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help=f"model folder (default: {DEFAULT_MODEL})")
-    p.add_argument("--every", type=int, default=1, metavar="N",
+    p.add_argument("--every", type=int_at_least(1), default=1, metavar="N",
                    help="analyse frames 0, N, 2N, ... only; only those are annotated, written and logged "
                    "(default: 1: every frame)")
-    p.add_argument("--min-confidence", type=float, default=0.5, metavar="X",
+    p.add_argument("--min-confidence", type=float_in(0.0, 1.0), default=0.5, metavar="X",
                    help="face-detector score threshold in [0, 1] (default: 0.5)")
-    p.add_argument("--smoothing", type=float, default=0.4, metavar="A",
+    p.add_argument("--smoothing", type=float_in(0.0, 1.0, low_open=True), default=0.4, metavar="A",
                    help="weight of the newest probabilities per track, in (0, 1]; 1 = no smoothing (default: 0.4)")
+    p.add_argument("--detector", choices=list(DETECTOR_MODES), default="auto",
+                   help="where to look for faces: " + "; ".join(f"{k}: {v}" for k, v in DETECTOR_MODES.items())
+                   + " (default: auto)")
     p.add_argument("--sequence", action="store_true",
                    help="treat an image folder as consecutive frames (track and smooth across images); "
                    "by default each image is analysed on its own")
@@ -66,15 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    if args.every < 1:
-        raise AnnotateError(f"--every must be at least 1, got {args.every}")
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise AnnotateError(f"--min-confidence must lie in [0, 1], got {args.min_confidence}")
-    if not 0.0 < args.smoothing <= 1.0:
-        raise AnnotateError(f"--smoothing must lie in (0, 1], got {args.smoothing}")
-    if not (args.out or args.csv or args.json):
-        raise AnnotateError("nothing to write: give --out, --csv and/or --json")
+def resolved(path: Path, what: str) -> Path:
+    """path.resolve(), with a symbolic-link loop reported as the user's problem it is."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError("Symlink loop ...")
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            raise AnnotateError(f"{what} {path}: symbolic link loop") from None
+        raise AnnotateError(f"{what} {path}: {exc.strerror or exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------- input
@@ -82,6 +104,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def open_input(path: Path) -> FrameSource:
     """An opened ImageSource or VideoFileSource for the path, or AnnotateError saying why not."""
+    resolved(path, "input")
     if not path.exists():
         raise AnnotateError(f"input not found: {path}")
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
@@ -133,6 +156,24 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
+def write_failure(final: Path, exc: OSError | None = None) -> AnnotateError:
+    """One line naming the file the user asked for (never its hidden partial name) and the reason."""
+    if exc is not None and exc.errno != errno.ENOSPC:
+        reason = exc.strerror or str(exc)
+    elif exc is not None or disk_nearly_full(final.parent):
+        reason = "no space left on device"
+    else:
+        reason = "the video encoder failed"
+    return AnnotateError(f"cannot write {final}: {reason}")
+
+
+def disk_nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < (1 << 20)
+    except OSError:
+        return False
+
+
 @dataclass
 class Outputs:
     """Every file being written, under its partial name until commit()."""
@@ -140,14 +181,22 @@ class Outputs:
     pending: list[tuple[Path, Path]] = field(default_factory=list)  # (partial, final)
     created_dirs: list[Path] = field(default_factory=list)
 
-    def add(self, final: Path) -> Path:
+    def create(self, final: Path) -> Path:
+        """Create the partial file now, so an unwritable place or a full disk shows before the work."""
         partial = partial_path(final)
+        try:
+            partial.open("wb").close()
+        except OSError as exc:
+            raise write_failure(final, exc) from None
         self.pending.append((partial, final))
         return partial
 
     def commit(self) -> None:
         for partial, final in self.pending:
-            os.replace(partial, final)
+            try:
+                os.replace(partial, final)
+            except OSError as exc:
+                raise write_failure(final, exc) from None
         self.pending.clear()
         self.created_dirs.clear()
 
@@ -158,7 +207,7 @@ class Outputs:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                print(f"ferdesk annotate: could not remove {partial}: {exc}", file=sys.stderr)
+                print(f"ferdesk annotate: could not remove {partial}: {exc.strerror or exc}", file=sys.stderr)
         self.pending.clear()
         for folder in reversed(self.created_dirs):
             try:
@@ -171,48 +220,145 @@ class Outputs:
 def _check_output_file(path: Path, what: str, suffixes: tuple[str, ...] | None = None) -> None:
     if suffixes and path.suffix.lower() not in suffixes:
         raise AnnotateError(f"{what} {path}: unsupported suffix {path.suffix or '(none)'}; use {' or '.join(suffixes)}")
+    resolved(path, what)
     if path.is_dir():
         raise AnnotateError(f"{what} {path} is a folder; give a file name")
     if not path.parent.is_dir():
         raise AnnotateError(f"{what} {path}: folder {path.parent} does not exist")
 
 
+class _OpenCvWarnings:
+    """OpenCV reports a frame it failed to write (full disk, I/O error) only as a log line on stderr, once per
+    frame; the call itself succeeds. Send stderr (fd 2) to a pipe for the length of such a call and read it."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+
+    @contextlib.contextmanager
+    def captured(self) -> Iterator[list[str]]:
+        text: list[str] = []
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(self._write, 2)
+        try:
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            with contextlib.suppress(BlockingIOError):
+                while chunk := os.read(self._read, 1 << 16):
+                    text.append(chunk.decode(errors="replace"))
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
 class VideoOutput:
     """An annotated video opened lazily on the first frame, whose size it takes."""
 
-    def __init__(self, path: Path, fps: float) -> None:
+    def __init__(self, path: Path, final: Path, fps: float) -> None:
         self.path = path
+        self.final = final
         self.fps = fps
         self.frames = 0
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
+        self._warnings = _OpenCvWarnings()
+
+    def _checked(self, call, *args) -> None:
+        with self._warnings.captured() as text:
+            call(*args)
+        text = "".join(text)
+        if "Failed to write" in text or "Could not write" in text:
+            raise write_failure(self.final)
+        if text:  # anything else OpenCV had to say goes where it was going
+            sys.stderr.write(text)
 
     def write(self, frame: np.ndarray) -> None:
         if self._writer is None:
             self._size = (frame.shape[1], frame.shape[0])
-            fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
+            codec = VIDEO_CODECS[self.path.suffix.lower()]
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), self.fps, self._size)
             if not self._writer.isOpened():
-                raise AnnotateError(f"cannot write video {self.path} (codec {VIDEO_CODECS[self.path.suffix.lower()]})")
+                if disk_nearly_full(self.path.parent):
+                    raise write_failure(self.final)
+                raise AnnotateError(f"cannot write video {self.final} (codec {codec})")
         if (frame.shape[1], frame.shape[0]) != self._size:  # a stream that changes size mid-way
             frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
-        self._writer.write(frame)
+        self._checked(self._writer.write, frame)
         self.frames += 1
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+    def close(self, check: bool = True) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            if check:
+                self._checked(writer.release)  # writes the container's index
+            else:
+                writer.release()
+        if self._warnings is not None:
+            self._warnings.close()
+            self._warnings = None
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    ok, data = cv2.imencode(".png", image)
+def write_image(partial: Path, final: Path, image: np.ndarray) -> None:
+    """Encode in the final name's format (PNG, JPEG, ...) and write it under the partial name."""
+    ok, data = cv2.imencode(final.suffix.lower(), image)
     if not ok:
-        raise AnnotateError(f"cannot encode {path.name} as PNG")
+        raise AnnotateError(f"cannot encode {final.name} as {final.suffix}")
     try:
-        path.write_bytes(data.tobytes())
+        partial.write_bytes(data.tobytes())
     except OSError as exc:
-        raise AnnotateError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise write_failure(final, exc) from None
+
+
+class LogStreams:
+    """The CSV and JSON logs, written frame by frame into their partial files."""
+
+    def __init__(self, outputs: Outputs, csv_path: Path | None, json_path: Path | None, labels: list[str], head: dict):
+        from ferdesk.facelog import CsvLogWriter, JsonLogWriter
+
+        self._streams: list[tuple[object, TextIO, Path]] = []  # (writer, file, final path)
+        self._json = None
+        for final, make, newline in ((csv_path, lambda h: CsvLogWriter(h, labels), ""),
+                                     (json_path, lambda h: JsonLogWriter(h, {**head, "labels": labels}), None)):
+            if final is None:
+                continue
+            partial = outputs.create(final)
+            with self._reporting(final):
+                handle = open(partial, "w", encoding="utf-8", newline=newline)
+                self._streams.append((make(handle), handle, final))
+                handle.flush()
+        if json_path is not None:
+            self._json = self._streams[-1]
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _reporting(final: Path) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise write_failure(final, exc) from None
+
+    def add(self, record: dict) -> None:
+        for writer, handle, final in self._streams:
+            with self._reporting(final):
+                writer.add(record)
+                handle.flush()  # a full disk shows at the frame it happens, not at the end
+
+    def finish(self, tail: dict) -> None:
+        if self._json is not None:
+            writer, _, final = self._json
+            with self._reporting(final):
+                writer.close(tail)
+        self.close()
+
+    def close(self) -> None:
+        streams, self._streams = self._streams, []
+        for _, handle, final in streams:
+            with self._reporting(final):
+                handle.close()
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -240,70 +386,96 @@ def _progress(total: int | None, disable: bool):
                 dynamic_ncols=True, leave=False)
 
 
-def _load_pipeline(model: Path, min_confidence: float, smoothing: float):
+def _load_pipeline(model: Path, min_confidence: float, smoothing: float, detector_mode: str = "auto"):
     from ferdesk.model_card import ModelFolderError
     from ferdesk.pipeline import DEFAULT_MODEL, EmotionPipeline
 
+    resolved(model, "--model")
     if not model.exists():
         default = model.resolve() == DEFAULT_MODEL.resolve()
         hint = ("train one with ferdesk-train and copy it there, or pass --model DIR" if default
                 else "pass --model with a model folder (card.json + model.tflite)")
         raise AnnotateError(f"model folder not found: {model}{' (the default model)' if default else ''}; {hint}")
     try:
-        return EmotionPipeline(model, min_confidence=min_confidence, smoothing=smoothing)
+        return EmotionPipeline(model, detector_mode, min_confidence=min_confidence, smoothing=smoothing)
     except ModelFolderError as exc:
         raise AnnotateError(f"unusable model folder: {exc}") from None
     except FileNotFoundError as exc:  # the face-detector model file
         raise AnnotateError(str(exc)) from None
 
 
+def warn(text: str) -> None:
+    print(f"ferdesk annotate: warning: {text}", file=sys.stderr)
+
+
 def annotate(args: argparse.Namespace) -> str:
     """Do the work; return the summary line. Raises AnnotateError for anything the user can fix."""
-    _check_args(args)
-    source = open_input(Path(args.input).expanduser())
+    if not (args.out or args.csv or args.json):
+        raise AnnotateError("nothing to write: give --out, --csv and/or --json")
+    input_path = Path(args.input).expanduser()
+    source = open_input(input_path)
     outputs = Outputs()
     pipeline = None
     video: VideoOutput | None = None
+    logs: LogStreams | None = None
     try:
         is_video = isinstance(source, VideoFileSource)
         out = Path(args.out).expanduser() if args.out else None
+        out_image: Path | None = None  # one image in, one image out
         out_names: dict[Path, str] = {}
         if out is not None:
             if is_video:
                 _check_output_file(out, "--out", tuple(VIDEO_CODECS))
-                video = VideoOutput(outputs.add(out), (source.fps or VideoFileSource.DEFAULT_FPS) / args.every)
             else:
                 assert isinstance(source, ImageSource)
                 folder = source.path if source.path.is_dir() else source.path.parent
-                if out.resolve() == folder.resolve():
-                    raise AnnotateError(f"--out {out} is the input folder; choose another folder")
-                if out.suffix.lower() in VIDEO_CODECS or out.is_file():
-                    raise AnnotateError(f"--out {out}: image input writes PNGs into a folder; give a folder")
-                if not out.exists():
-                    if not out.parent.is_dir():
-                        raise AnnotateError(f"--out {out}: folder {out.parent} does not exist")
-                    out.mkdir()
-                    outputs.created_dirs.append(out)
-                out_names = image_output_names(source.paths)
+                image_suffix = out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
+                if image_suffix and source.path.is_file():
+                    _check_output_file(out, "--out")
+                    out_image = out
+                elif image_suffix:
+                    raise AnnotateError(f"--out {out}: a folder of images is annotated into a folder; "
+                                        "give a folder name")
+                else:
+                    if resolved(out, "--out") == folder.resolve():
+                        raise AnnotateError(f"--out {out} is the input folder; choose another folder")
+                    if out.suffix.lower() in VIDEO_CODECS or out.is_file():
+                        raise AnnotateError(f"--out {out}: image input is annotated into an image file "
+                                            f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder")
+                    out_names = image_output_names(source.paths)
         csv_path = Path(args.csv).expanduser() if args.csv else None
         json_path = Path(args.json).expanduser() if args.json else None
         for path, what in ((csv_path, "--csv"), (json_path, "--json")):
             if path is not None:
                 _check_output_file(path, what)
-        finals = [p.resolve() for p in (out if is_video else None, csv_path, json_path) if p is not None]
-        if Path(args.input).expanduser().resolve() in finals:
+        out_file = out if (is_video or out_image is not None) else None
+        finals = [p.resolve() for p in (out_file, csv_path, json_path) if p is not None]
+        if input_path.resolve() in finals:
             raise AnnotateError("an output file is the input file; choose another name")
         if len(set(finals)) < len(finals):
             raise AnnotateError("two outputs have the same file name")
+        if out is not None and out_file is None and not out.exists():
+            if not out.parent.is_dir():
+                raise AnnotateError(f"--out {out}: folder {out.parent} does not exist")
+            try:
+                out.mkdir()
+            except OSError as exc:
+                raise AnnotateError(f"cannot create folder {out}: {exc.strerror or exc}") from None
+            outputs.created_dirs.append(out)
+        if is_video and out is not None:
+            fps = (source.fps or VideoFileSource.DEFAULT_FPS) / args.every
+            video = VideoOutput(outputs.create(out), out, fps)
+        elif out_image is not None:
+            partial_image = outputs.create(out_image)
 
-        pipeline = _load_pipeline(Path(args.model).expanduser(), args.min_confidence, args.smoothing)
-        from ferdesk.facelog import FaceLog
+        pipeline = _load_pipeline(Path(args.model).expanduser(), args.min_confidence, args.smoothing, args.detector)
+        from ferdesk.facelog import frame_record
 
-        log = FaceLog(pipeline.labels, {
+        logs = LogStreams(outputs, csv_path, json_path, pipeline.labels, {
             "ferdesk": __version__,
             "model": pipeline.classifier.card.name,
             "model_dir": str(Path(args.model).expanduser()),
-            "input": str(Path(args.input).expanduser()),
+            "input": str(input_path),
             "input_kind": "video" if is_video else "images",
             "fps": source.fps if is_video else None,
             "every": args.every,
@@ -322,43 +494,74 @@ def annotate(args: argparse.Namespace) -> str:
                 if index % args.every:
                     continue
                 if not is_video and not args.sequence:
-                    pipeline.tracker.reset()  # separate photos: no tracks or smoothing across them
+                    pipeline.reset()  # separate photos: no tracks, smoothing or faces carried across them
                 result = pipeline.process(frame, timestamp=timestamp, index=index, annotate=out is not None)
                 processed += 1
                 faces += len(result.faces)
-                log.add(result)
-                if image_path is not None:  # JSON names the image; a CSV row's frame indexes meta["files"]
-                    log.frames[-1]["file"] = image_path.name
+                # JSON names the image; a CSV row's frame indexes the JSON's "files".
+                logs.add(frame_record(result, image_path.name if image_path is not None else None))
                 if video is not None:
                     video.write(result.annotated)
+                elif out_image is not None:
+                    write_image(partial_image, out_image, result.annotated)
                 elif out is not None and image_path is not None:
-                    write_png(outputs.add(out / out_names[image_path]), result.annotated)
+                    final = out / out_names[image_path]
+                    write_image(outputs.create(final), final, result.annotated)
         if processed == 0:
             raise AnnotateError(f"no readable frames in {args.input}")
         if video is not None:
             video.close()
-        log.meta.update(frames_read=read, frames_processed=processed)
+        tail: dict = {"frames_read": read, "frames_processed": processed}
+        ended_early = is_video and total is not None and read < total
+        if ended_early:
+            tail["frames_expected"] = total
         if not is_video:
-            log.meta["files"] = read_names
-        if csv_path is not None:
-            log.write_csv(outputs.add(csv_path))
-        if json_path is not None:
-            log.write_json(outputs.add(json_path))
-        written = [str(path) for path in (out if is_video else None, csv_path, json_path) if path is not None]
-        if out is not None and not is_video:
+            tail["files"] = read_names
+        logs.finish(tail)
+        written = [str(path) for path in (out_file, csv_path, json_path) if path is not None]
+        if out is not None and out_file is None:
             written.insert(0, f"{out}{os.sep} ({processed} PNG)")
         outputs.commit()
-        return (f"{read} frames read, {processed} analysed, {faces} faces found"
+        if ended_early:
+            warn(f"{input_path} ended early: {read} of the {total} frames its header announces could be read "
+                 "(truncated or damaged file?); the outputs cover those frames")
+        return (f"{read} frames read" + (f" of {total} expected" if ended_early else "")
+                + f", {processed} analysed, {faces} faces found"
                 + (f" -> {', '.join(written)}" if written else ""))
     except BaseException:
         if video is not None:
-            video.close()
+            video.close(check=False)
+        if logs is not None:
+            with contextlib.suppress(AnnotateError):
+                logs.close()
         outputs.discard()
         raise
     finally:
         source.close()
         if pipeline is not None:
             pipeline.close()
+
+
+@contextlib.contextmanager
+def signals_unwind() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Interrupted, so a killed run cleans up as Ctrl-C does (signals left ignored,
+    e.g. by nohup, stay ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    saved = {}
+    for signum in CLEAN_EXIT_SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            saved[signum] = signal.signal(signum, interrupt)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return int(exc.code or 0)
     try:
-        summary = annotate(args)
+        with signals_unwind():
+            summary = annotate(args)
     except AnnotateError as exc:
         print(f"ferdesk annotate: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -378,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"ferdesk annotate: error: {exc}; no output written", file=sys.stderr)
         return EXIT_ERROR
+    except Interrupted as exc:
+        print(f"ferdesk annotate: stopped by {exc}; partial outputs removed", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("ferdesk annotate: interrupted; partial outputs removed", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -6,13 +6,17 @@ import csv
 import json
 import math
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import REPO_ROOT, run_cli
 from ferdesk import annotate
 from ferdesk.sources import demo_faces, read_image
 
@@ -217,3 +221,197 @@ def test_images_into_new_folder_removed_on_failure(tmp_path):
     code = annotate.main([str(images), "--out", str(tmp_path / "new_out"), "--model", str(tmp_path / "nope")])
     assert code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["images"]
+
+
+# ------------------------------------------------------------------------------------- bad input (issue 16)
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    """600 small frames with a real face: long enough to be stopped half way."""
+    face = cv2.resize(_faces()["grace_hopper"], (150, 150), interpolation=cv2.INTER_AREA)
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (320, 240))
+    for k in range(600):
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        x = 10 + (k % 150)
+        frame[40:190, x:x + 150] = face
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_termination_signal_removes_partials(trained_model, long_video, tmp_path, sig):
+    """A kill (SIGTERM) or a closed terminal (SIGHUP) half way cleans up as Ctrl-C does."""
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ferdesk.cli", "annotate", str(long_video), "--out", str(out / "o.mp4"),
+         "--csv", str(out / "o.csv"), "--model", str(trained_model), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)])
+    partial = out / ".o.partial.mp4"
+    try:
+        deadline = time.monotonic() + 120
+        while not (partial.exists() and partial.stat().st_size > 0):  # frames are being written
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-3000:]
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, stderr[-3000:]
+    assert f"stopped by {signal.Signals(sig).name}; partial outputs removed" in stderr
+    assert "Traceback" not in stderr
+    assert visible_files(out) == []
+
+
+def symlink_loop(folder: Path, name: str) -> Path:
+    loop = folder / name
+    loop.symlink_to(folder / f"{name}.other")
+    (folder / f"{name}.other").symlink_to(loop)
+    return loop
+
+
+@pytest.mark.parametrize("where", ["--model", "--csv", "input"])
+def test_symlink_loop_is_one_clear_line(trained_model, video, tmp_path, capsys, where):
+    loop = symlink_loop(tmp_path, "loop")
+    args = {"input": str(video), "--csv": str(tmp_path / "o.csv"), "--model": str(trained_model)}
+    args[where] = str(loop)
+    code = annotate.main([args["input"], "--csv", args["--csv"], "--model", args["--model"], "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"ferdesk annotate: error: {where} {loop}: symbolic link loop"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.is_symlink()) == []
+
+
+def test_bad_numbers_are_refused_before_any_work(tmp_path, capsys):
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), np.full((64, 64, 3), 50, np.uint8))
+    for option, value in (("--every", "0"), ("--every", "1.5"), ("--min-confidence", "1.2"),
+                          ("--min-confidence", "nan"), ("--smoothing", "0"), ("--smoothing", "-1")):
+        code = annotate.main([str(image), "--csv", str(tmp_path / "o.csv"), option, value])
+        assert code == 2
+        err = capsys.readouterr().err
+        assert f"argument {option}: must" in err and value in err, err
+    assert visible_files(tmp_path) == ["x.png"]
+
+
+def test_truncated_video_is_said_to_have_ended_early(trained_model, tmp_path, capsys):
+    full, cut = tmp_path / "full.avi", tmp_path / "cut.avi"
+    face = cv2.resize(_faces()["fer_happy"], (120, 120), interpolation=cv2.INTER_AREA)
+    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for k in range(100):
+        frame = np.full((240, 320, 3), 100, np.uint8)
+        frame[60:180, 20 + k:140 + k] = face
+        writer.write(frame)
+    writer.release()
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) * 55 // 100])  # a download that stopped half way
+    readable = count_frames(cut)
+    assert 20 < readable < 100
+
+    log = tmp_path / "log.json"
+    code = annotate.main([str(cut), "--json", str(log), "--model", str(trained_model), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert f"ended early: {readable} of the 100 frames its header announces could be read" in captured.err
+    assert f"{readable} frames read of 100 expected" in captured.out
+    doc = json.loads(log.read_text())
+    assert doc["frames_read"] == readable and doc["frames_expected"] == 100
+
+
+def own_lines(stderr: str) -> list[str]:
+    """What ferdesk itself printed (LiteRT logs a few INFO lines of its own when a model loads)."""
+    return [line for line in stderr.splitlines() if line.startswith("ferdesk")]
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A mount of its own: read-only or tiny, as a user's USB stick or full disk would be."""
+    mounts = []
+
+    def mount(name: str, options: str) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.decode().strip()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_read_only_output_folder_is_one_line(trained_model, video, tmpfs, capfd):
+    folder = tmpfs("ro", "ro,size=1m")
+    code = annotate.main([str(video), "--out", str(folder / "o.mp4"), "--csv", str(folder / "o.csv"),
+                          "--model", str(trained_model), "--no-progress"])
+    err = capfd.readouterr().err
+    assert code == 2
+    assert own_lines(err) == [f"ferdesk annotate: error: cannot write {folder / 'o.mp4'}: Read-only file system"]
+    assert ".partial" not in err
+
+
+@pytest.mark.parametrize("option, name", [("--out", "o.mp4"), ("--csv", "o.csv"), ("--json", "o.json")])
+def test_full_disk_is_one_line_and_leaves_nothing(trained_model, long_video, tmpfs, capfd, option, name):
+    folder = tmpfs("full", "size=8k")
+    code = annotate.main([str(long_video), option, str(folder / name), "--model", str(trained_model), "--no-progress"])
+    err = capfd.readouterr().err
+    assert code == 2
+    # One line of ours; none of OpenCV's per-frame "Failed to write frame" warnings; no hidden partial name.
+    assert own_lines(err) == [f"ferdesk annotate: error: cannot write {folder / name}: no space left on device"]
+    assert "Failed to write" not in err and ".partial" not in err
+    assert not list(folder.iterdir())
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_an_image_in_gives_an_image_out(trained_model, tmp_path, suffix):
+    from matplotlib import cbook
+
+    photo = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    out = tmp_path / f"annotated{suffix}"
+    code = annotate.main([str(photo), "--out", str(out), "--model", str(trained_model), "--no-progress"])
+    assert code == 0
+    assert out.is_file() and visible_files(tmp_path) == [out.name]
+    assert out.read_bytes()[:3] == {".png": b"\x89PN", ".jpg": b"\xff\xd8\xff"}[suffix]  # the format asked for
+    written, original = read_image(out), read_image(photo)
+    assert written.shape == original.shape
+    assert (np.abs(written.astype(int) - original.astype(int)).max(axis=2) > 80).sum() > 500  # overlay drawn
+
+
+def test_a_folder_of_images_is_not_written_into_an_image_name(tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "x.png"), np.full((64, 64, 3), 50, np.uint8))
+    assert annotate.main([str(images), "--out", str(tmp_path / "out.png")]) == 2
+    assert "a folder of images is annotated into a folder" in capsys.readouterr().err
+    assert visible_files(tmp_path) == ["images"]
+
+
+def test_logs_are_streamed_while_frames_are_analysed(trained_model, video, tmp_path, monkeypatch):
+    """The CSV rows of analysed frames are on disk (in the partial file) before the video ends: nothing is held."""
+    from ferdesk.pipeline import EmotionPipeline
+
+    process = EmotionPipeline.process
+    rows_seen: list[int] = []
+
+    def process_and_look(self, *args, **kwargs):
+        partial = tmp_path / ".faces.partial.csv"
+        rows_seen.append(len(partial.read_text().splitlines()) - 1 if partial.exists() else -1)
+        return process(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmotionPipeline, "process", process_and_look)
+    code = annotate.main([str(video), "--csv", str(tmp_path / "faces.csv"), "--json", str(tmp_path / "faces.json"),
+                          "--model", str(trained_model), "--no-progress"])
+    assert code == 0
+    # Two faces a frame: before frame k is analysed, the rows of frames 0..k-1 are already written.
+    assert rows_seen[-VIDEO_FRAMES:] == [2 * k for k in range(VIDEO_FRAMES)]
+    with open(tmp_path / "faces.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 2 * VIDEO_FRAMES
+    assert len(json.loads((tmp_path / "faces.json").read_text())["frames"]) == VIDEO_FRAMES
