@@ -23,8 +23,8 @@ from PyQt5.QtWidgets import (
 
 from ferdesk.labels import EMOTIONS
 from ferdesk import paths
+from ferdesk.architectures import ARCHITECTURES, is_zoo_cnn
 from ferdesk.model_card import ModelCard
-from training.models import ZOO, is_zoo_cnn
 
 FINE_TUNE_LEARNING_RATE = 3e-4  # a third of a fresh fit's: the start weights are already good
 
@@ -66,7 +66,7 @@ class RetrainDialog(QDialog):
         data_row.addWidget(browse_file)
         data_row.addWidget(browse_dir)
         emotions_widget, self.emotion_boxes = _check_grid(list(EMOTIONS), set(EMOTIONS))
-        models_widget, self.model_boxes = _check_grid(list(ZOO), {"cnn_small"})
+        models_widget, self.model_boxes = _check_grid(list(ARCHITECTURES), {"cnn_small"})
         self.folds = QSpinBox(minimum=0, maximum=10, value=5)
         self.folds.setToolTip("0 skips cross-validation (one model only)")
         self.epochs = QSpinBox(minimum=1, maximum=500, value=20)
