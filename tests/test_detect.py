@@ -349,3 +349,24 @@ def test_auto_keeps_finding_small_moving_faces_on_every_frame(bench, people, fin
 
 def test_detector_modes_are_documented():
     assert set(DETECTOR_MODES) == {"auto", "short", "full", "tiled"}
+
+
+def test_annotate_detector_option_finds_a_group_photo(bench, people, tmp_path):
+    """`ferdesk annotate --detector`: auto (the default) finds the group the whole-frame short mode misses."""
+    import json
+
+    from ferdesk import annotate
+
+    frame, truth = rows_of_faces(bench, people, 1280, 720, sizes=(120, 70))
+    image = tmp_path / "group.png"
+    cv2.imwrite(str(image), frame)
+    counts = {}
+    for mode in ("short", "auto"):
+        log = tmp_path / f"{mode}.json"
+        assert annotate.main([str(image), "--json", str(log), "--no-progress", "--detector", mode]) == 0
+        (record,) = json.loads(log.read_text())["frames"]
+        counts[mode] = len(record["faces"])
+    assert counts["auto"] >= 0.95 * len(truth) and counts["auto"] <= len(truth)
+    assert counts["short"] < 0.5 * len(truth)
+    with pytest.raises(SystemExit):
+        annotate.build_parser().parse_args([str(image), "--json", "x.json", "--detector", "everything"])
