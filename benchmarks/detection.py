@@ -316,7 +316,7 @@ def run_fer(frames, fer_python: str, check_dir: Path | None = None) -> dict:
     """fer's detect_emotions on the same frames, in its own interpreter (benchmarks/fer_detection_peer.py)."""
     with tempfile.TemporaryDirectory(prefix="ferdesk-detect-") as tmp:
         keys = []
-        for i, (name, k, frame, _) in enumerate(frames):
+        for i, (_, _, frame, _) in enumerate(frames):
             folder = Path(tmp) / "frames" / f"{i:03d}"
             folder.mkdir(parents=True)
             cv2.imwrite(str(folder / "frame.png"), frame)

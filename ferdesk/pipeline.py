@@ -93,6 +93,12 @@ class EmotionPipeline:
         self.classifier = classifier
         self.tracker.reset()  # smoothed probabilities of the old labels mean nothing now
 
+    def set_detector_mode(self, mode: str) -> None:
+        """Look for faces another way (detect.DETECTOR_MODES); an unknown mode raises and keeps the current one."""
+        finder = FaceFinder(mode, min_confidence=self.detector.min_confidence, min_face=self.detector.min_face)
+        self.detector.close()
+        self.detector = finder
+
     def reset(self) -> None:
         """Start afresh (a new source, or an image unrelated to the last): no tracks, no faces remembered."""
         self.tracker.reset()

@@ -471,3 +471,17 @@ def test_platform_is_the_one_asked_for(qapp):
     wanted = os.environ.get("QT_QPA_PLATFORM", "offscreen")
     assert qapp.platformName() == wanted
     assert "QT_QPA_PLATFORM_PLUGIN_PATH" not in os.environ
+
+
+def test_face_detection_menu_switches_the_detector_and_is_remembered(window, start_window, qtbot, gui_settings):
+    assert window.detector_actions["auto"].isChecked()
+    assert window.worker.pipeline.detector.mode == "auto"
+    window.detector_actions["tiled"].trigger()
+    qtbot.waitUntil(lambda: window.worker.pipeline.detector.mode == "tiled", timeout=10000)
+    assert gui_settings.value("view/detector") == "tiled"
+    shown = window.worker.frames_processed
+    qtbot.waitUntil(lambda: window.worker.frames_processed > shown + 2 and len(window.last_result.faces) > 0,
+                    timeout=20000)
+    window.close()
+    again = start_window(model=str(STUDY_MODEL))
+    assert again.detector_actions["tiled"].isChecked() and again.worker.detector_mode == "tiled"

@@ -260,6 +260,11 @@ def test_detector_mode_and_alignment_options(grace):
         (unaligned,) = plain.process(tilted).faces
     with EmotionPipeline(DEFAULT_MODEL, detector_mode="short") as p:
         (aligned,) = p.process(tilted).faces
+        p.set_detector_mode("tiled")
+        assert p.detector.mode == "tiled" and len(p.process(tilted).faces) == 1
+        with pytest.raises(ValueError, match="unknown detector mode"):
+            p.set_detector_mode("fast")
+        assert p.detector.mode == "tiled" and len(p.process(tilted).faces) == 1
     assert unaligned.angle == 0.0 and aligned.angle == pytest.approx(-25, abs=5)
     assert aligned.box == unaligned.box
     assert not np.allclose(aligned.raw_probabilities, unaligned.raw_probabilities, atol=1e-3)

@@ -26,6 +26,9 @@ from ferdesk.pipeline import DEFAULT_MODEL, ViewOptions
 from ferdesk.sources import ImageSource, SourceError, list_cameras, open_source
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
+# View > Face detection: the menu's words for ferdesk.detect.DETECTOR_MODES.
+FACE_DETECTION = {"auto": "&Automatic: near, far and small faces", "short": "&Near the camera only (fastest)",
+                  "full": "Whole frame, &full-range model", "tiled": "&Scan every frame (slowest)"}
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
 NO_CAMERA = "no camera found"
 CAMERA_POLL_MS = 3000
@@ -64,6 +67,8 @@ class MainWindow(QMainWindow):
             show_bars=self._bool("view/bars", True), mirror=self._bool("view/mirror", False))
         smoothing = str(self.settings.value("view/smoothing", "Medium"))
         self.smoothing_name = smoothing if smoothing in SMOOTHING else "Medium"
+        detector = str(self.settings.value("view/detector", "auto"))
+        self.detector_mode = detector if detector in FACE_DETECTION else "auto"
         self.card: ModelCard | None = None
         self.last_result = None
         self.selected_track: int | None = None
@@ -142,7 +147,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
 
         self.model_dir: Path | None = None
-        self.worker = PipelineWorker(self._model_candidates(model), self.view, SMOOTHING[self.smoothing_name])
+        self.worker = PipelineWorker(self._model_candidates(model), self.view, SMOOTHING[self.smoothing_name],
+                                     self.detector_mode)
         self.worker.on_result = self.session_log.add
         self.worker.initialized.connect(self._on_initialized)
         self.worker.init_failed.connect(self._on_init_failed)
@@ -265,6 +271,16 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             smoothing_menu.addAction(action)
             self.smoothing_actions[name] = action
+        detection_menu = view_menu.addMenu("Face &detection")
+        group = QActionGroup(self)
+        self.detector_actions = {}
+        for mode, text in FACE_DETECTION.items():
+            action = QAction(text, self, checkable=True)
+            action.setChecked(mode == self.detector_mode)
+            action.triggered.connect(lambda _=False, m=mode: self.set_detector_mode(m))
+            group.addAction(action)
+            detection_menu.addAction(action)
+            self.detector_actions[mode] = action
         view_menu.addSeparator()
         self._action(view_menu, "&Full screen", self.toggle_full_screen, "F11", True, False)
 
@@ -548,6 +564,12 @@ class MainWindow(QMainWindow):
         attribute = {"boxes": "show_boxes", "labels": "show_labels", "bars": "show_bars", "mirror": "mirror"}[key]
         setattr(self.view, attribute, bool(on))
         self.settings.setValue(f"view/{key}", bool(on))
+
+    def set_detector_mode(self, mode: str) -> None:
+        self.detector_mode = mode
+        self.detector_actions[mode].setChecked(True)
+        self.worker.set_detector_mode(mode)
+        self.settings.setValue("view/detector", mode)
 
     def set_smoothing(self, name: str) -> None:
         self.smoothing_name = name

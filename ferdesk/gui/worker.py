@@ -35,14 +35,17 @@ class PipelineWorker(QThread):
     model_failed = pyqtSignal(str, str)  # folder, error
     recording_changed = pyqtSignal(bool, str)  # recording?, path or error
 
-    def __init__(self, model_dirs: Path | Sequence[Path], view: ViewOptions, smoothing: float = 0.4):
-        """`model_dirs`: the model to start with, then the ones to fall back on, in order."""
+    def __init__(self, model_dirs: Path | Sequence[Path], view: ViewOptions, smoothing: float = 0.4,
+                 detector_mode: str = "auto"):
+        """`model_dirs`: the model to start with, then the ones to fall back on, in order;
+        `detector_mode`: where to look for faces (ferdesk.detect.DETECTOR_MODES)."""
         super().__init__()
         candidates = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
         self.model_candidates = [Path(c) for c in candidates]
         self.model_dir: Path | None = None
         self.view = view
         self.smoothing = smoothing
+        self.detector_mode = detector_mode
         self.pipeline: EmotionPipeline | None = None
         self._commands: queue.Queue[Callable[[], None]] = queue.Queue()
         self._stop = threading.Event()
@@ -122,7 +125,7 @@ class PipelineWorker(QThread):
     def _load_model(self, folder: Path) -> None:
         """Build the pipeline on the first model that loads; later, swap its classifier (the whole model is checked)."""
         if self.pipeline is None:
-            self.pipeline = EmotionPipeline(folder, smoothing=self.smoothing, view=self.view)
+            self.pipeline = EmotionPipeline(folder, self.detector_mode, smoothing=self.smoothing, view=self.view)
         else:
             self.pipeline.set_model(folder)
         self.model_dir = folder
@@ -132,6 +135,14 @@ class PipelineWorker(QThread):
             self.smoothing = alpha
             if self.pipeline is not None:
                 self.pipeline.tracker.alpha = alpha
+
+        self.submit(command)
+
+    def set_detector_mode(self, mode: str) -> None:
+        def command():
+            if self.pipeline is not None:
+                self.pipeline.set_detector_mode(mode)  # an unknown mode raises here and changes nothing
+            self.detector_mode = mode
 
         self.submit(command)
 
