@@ -13,6 +13,10 @@ from ferdesk.labels import UNKNOWN_COLOR_BGR, color_for
 from ferdesk.preprocess import Box
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Faces smaller than this fraction of the frame's shorter side (or BARS_MIN_FACE_PX) get a label without the bar
+# chart: in a group or crowd the charts would cover the neighbouring faces.
+BARS_MIN_FACE_FRACTION = 0.12
+BARS_MIN_FACE_PX = 48
 
 
 class DrawableFace(Protocol):
@@ -126,8 +130,13 @@ def draw_face(
             cv2.LINE_AA,
         )
 
-    if show_bars and probs.size:
+    if show_bars and probs.size and has_room_for_bars(box, width, height):
         _draw_bars(image, probs, labels, style, (x0, y0, x1, y1), channels)
+
+
+def has_room_for_bars(box: Box, width: int, height: int) -> bool:
+    """Whether a face is large enough in its frame to get a probability chart beside its label."""
+    return max(box.w, box.h) >= max(BARS_MIN_FACE_PX, BARS_MIN_FACE_FRACTION * min(width, height))
 
 
 def _draw_bars(

@@ -135,3 +135,19 @@ def test_custom_label_sets_and_many_faces(grace):
     out = draw_overlay(frame, faces, labels)
     assert changed(out, frame).any()
     assert np.array_equal(draw_overlay(frame, [], labels), frame)
+
+
+def test_small_faces_get_a_label_without_the_bar_chart(grace):
+    """A crowd stays readable: below a face size (relative to the frame) only the label is drawn."""
+    frame = cv2.resize(grace, (1920, 1080), interpolation=cv2.INTER_AREA)
+    small = Face(Box(300, 300, 60, 60), HAPPY)  # 60 px in 1080p: a face in a group photo
+    large = Face(Box(900, 300, 300, 300), HAPPY)
+    for face, bars in ((small, False), (large, True)):
+        with_bars = draw_overlay(frame, [face], EMOTIONS, show_bars=True)
+        without = draw_overlay(frame, [face], EMOTIONS, show_bars=False)
+        assert changed(with_bars, frame).any()  # box and label drawn either way
+        assert (not np.array_equal(with_bars, without)) == bars
+    # The same 60 px face in a 160x120 frame fills it: it gets its chart.
+    tiny = cv2.resize(grace, (160, 120), interpolation=cv2.INTER_AREA)
+    face = Face(Box(40, 20, 60, 60), HAPPY)
+    assert not np.array_equal(draw_overlay(tiny, [face], EMOTIONS), draw_overlay(tiny, [face], EMOTIONS, show_bars=False))
