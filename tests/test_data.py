@@ -11,7 +11,7 @@ import pytest
 
 from conftest import take_rows, write_csv
 from ferdesk.labels import EMOTIONS, parse_emotions
-from training.data import DatasetError, class_weights, imbalance_ratio, load_dataset, load_fer_csv
+from training.data import DatasetError, check_emotions, class_weights, imbalance_ratio, load_dataset, load_fer_csv
 
 
 def test_sample_csv_loads_all_seven(sample_csv):
@@ -151,3 +151,63 @@ def test_class_weights_and_imbalance():
     assert weights[1] == pytest.approx(3 * weights[0])
     assert weights[0] * 30 + weights[1] * 10 == pytest.approx(40)
     assert imbalance_ratio({"a": 30, "b": 10}) == 3
+
+
+# --------------------------------------------------------------------------------------- issue 16: bad input
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_csv_with_a_byte_order_mark_loads(rows, tmp_path, compress):
+    """Spreadsheet programs save CSV as UTF-8 with a BOM before the header."""
+    plain = write_csv(tmp_path / "plain.csv", rows)
+    text = "\ufeff" + plain.read_text()
+    path = tmp_path / ("bom.csv.gz" if compress else "bom.csv")
+    if compress:
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text, encoding="utf-8", newline="")
+    assert path.read_bytes()[:3] == (b"\x1f\x8b\x08" if compress else b"\xef\xbb\xbf")
+    with_bom, without = load_fer_csv(path), load_fer_csv(plain)
+    np.testing.assert_array_equal(with_bom.images, without.images)
+    np.testing.assert_array_equal(with_bom.labels, without.labels)
+
+
+def test_without_named_emotions_the_data_decides(sample_csv, tmp_path):
+    write_folder_dataset(tmp_path, load_fer_csv(sample_csv, "happy,sad"))  # only happy/ and sad/ folders
+    data, notes = check_emotions(load_dataset(tmp_path), named=False, test_usage="PublicTest")
+    assert data.emotions == ["happy", "sad"] and sorted(set(data.labels.tolist())) == [0, 1]
+    assert data.class_counts("Training") == {"happy": 4, "sad": 4}
+    assert notes == ["training happy, sad: the data has no training faces of angry, disgust, fear, surprise, neutral"]
+
+
+def test_named_emotions_need_training_and_test_faces(sample_csv, rows, tmp_path):
+    write_folder_dataset(tmp_path / "folder", load_fer_csv(sample_csv, "happy,sad"))
+    with pytest.raises(DatasetError, match="no training faces of fear, neutral; it has training faces of happy, sad "
+                                           "only: leave fear, neutral out of --emotions"):
+        check_emotions(load_dataset(tmp_path / "folder", "happy,sad,fear,neutral"), named=True, test_usage="PublicTest")
+    # Training faces of every emotion, but no PublicTest faces of sad (code 4).
+    path = write_csv(tmp_path / "untested.csv", [r for r in rows if not (r[0] == "4" and r[2] == "PublicTest")])
+    with pytest.raises(DatasetError, match=r"no PublicTest faces of sad to test on; .*--emotions angry,disgust,fear,"
+                                           r"happy,surprise,neutral"):
+        check_emotions(load_fer_csv(path), named=True, test_usage="PublicTest")
+    with pytest.raises(DatasetError, match="no PublicTest faces of sad"):  # the same without --emotions
+        check_emotions(load_fer_csv(path), named=False, test_usage="PublicTest")
+
+
+def test_one_emotion_is_refused_clearly(rows, tmp_path):
+    path = write_csv(tmp_path / "happy_only.csv", [r for r in rows if r[0] == "3"])
+    with pytest.raises(DatasetError, match="training faces of happy only; a classifier needs at least two emotions"):
+        check_emotions(load_fer_csv(path), named=False, test_usage="PublicTest")
+
+
+def test_where_test_faces_come_from(rows, tmp_path):
+    both = write_csv(tmp_path / "both.csv", rows)
+    with pytest.raises(DatasetError, match="no PrivateTest rows to test on; its test rows are marked PublicTest: "
+                                           "pass --test-usage PublicTest"):
+        check_emotions(load_fer_csv(both), named=False, test_usage="PrivateTest")
+    training_only = write_csv(tmp_path / "train.csv", [r for r in rows if r[2] == "Training"])
+    data, notes = check_emotions(load_fer_csv(training_only), named=False, test_usage="PublicTest")
+    assert notes == [f"no test rows in {training_only}: testing on 10% of the training faces, held back"]
+    with pytest.raises(DatasetError, match=r"too few training faces of angry \(4\), .* for --folds 5 \(at least 5 each\)"):
+        check_emotions(load_fer_csv(both), named=False, test_usage="PublicTest", folds=5)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
+from conftest import REPO_ROOT
 from training import interrupts
 from training.data import load_fer_csv
 from training.fit import FitSettings, fit_cnn
@@ -54,3 +57,36 @@ def test_a_signal_outside_a_fit_interrupts_at_once(trainer_handlers):
     with pytest.raises(KeyboardInterrupt, match="signal 15"):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(1)  # the handler runs at the next bytecode; this line is never reached in full
+
+
+def _has_loaded(pid: int, library: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return library in maps.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc to see the trainer start")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_in_the_first_seconds_of_ferdesk_train_is_one_line(sample_csv, tmp_path, sig):
+    """Ctrl-C while the trainer is still importing its libraries: one line and status 130, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "training", "--data", str(sample_csv), "--models", "cnn_small", "--folds", "0",
+         "--out", str(tmp_path / "x")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not _has_loaded(proc.pid, "_multiarray_umath"):  # numpy: the first of the heavy imports
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "ferdesk-train: interrupted; nothing was written"
+    assert "Traceback" not in stderr
+    assert not list(tmp_path.iterdir())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -229,3 +231,126 @@ def test_fine_tuning_start_is_read_once_and_only_a_zoo_cnn_qualifies(tiny_cnn_mo
         (copy / "card.json").write_text(json.dumps(card))
         with pytest.raises(ValueError, match=f"holds a {architecture} model; only the zoo's CNNs can be fine-tuned"):
             check_init_from(copy, [architecture], ["sad", "surprise"])
+
+
+# --------------------------------------------------------------------------------------- issue 16: bad input
+
+
+def faces_folder(root, sample_csv, emotions: str):
+    """The train/<emotion>/, test/<emotion>/ layout from real FER2013 faces, with only the given emotions."""
+    import cv2
+
+    data = load_fer_csv(sample_csv, emotions)
+    for i, (face, label, usage) in enumerate(zip(data.images, data.labels, data.usage)):
+        folder = root / ("train" if usage == "Training" else "test") / data.emotions[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), face)
+    return root
+
+
+def test_without_emotions_trains_those_the_data_has(sample_csv, tmp_path):
+    """A folder with happy/ and sad/ only: a two-emotion model, said so, from the baseline and a CNN alike."""
+    data, out = faces_folder(tmp_path / "faces", sample_csv, "happy,sad"), tmp_path / "model"
+    result = run_cli("-m", "training", "--data", str(data), "--models", "logreg,cnn_small", "--folds", "2",
+                     "--epochs", "1", "--no-augment", "--out", str(out), "--progress", "quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert read_card(out).labels == ["happy", "sad"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"]["emotions"] == ["happy", "sad"] and len(report["models"]) == 2
+
+
+def test_missing_emotions_are_named_before_any_fit(sample_csv, small_study_csv, tmp_path):
+    data = faces_folder(tmp_path / "faces", sample_csv, "happy,sad")
+    result = run_cli("-m", "training", "--data", str(data), "--emotions", "happy,sad,fear", "--models", "cnn_small",
+                     "--folds", "0", "--out", str(tmp_path / "x"), "--progress", "json")
+    assert result.returncode == 2
+    assert "no training faces of fear; it has training faces of happy, sad only" in result.stderr
+    assert '"event": "fit_started"' not in result.stdout and "Traceback" not in result.stderr
+
+    happy_only = tmp_path / "happy.csv"
+    with gzip.open(sample_csv, "rt") as source:
+        happy_only.write_text("".join(line for n, line in enumerate(source) if n == 0 or line.startswith("3,")))
+    result = run_cli("-m", "training", "--data", str(happy_only), "--models", "logreg", "--folds", "0",
+                     "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "training faces of happy only; a classifier needs at least two emotions" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "0", "must be at least 1, got 0"),
+    ("--learning-rate", "-0.01", "must be greater than 0, got -0.01"),
+    ("--learning-rate", "inf", "must be a finite number"),
+    ("--batch-size", "0", "must be at least 1, got 0"),
+    ("--folds", "1", "must be 0 (no cross-validation) or at least 2, got 1"),
+    ("--repeats", "0", "must be at least 1, got 0"),
+    ("--patience", "-1", "must be at least 0, got -1"),
+    ("--seed", "-5", "must be at least 0, got -5"),
+    ("--epochs", "ten", "must be an integer, got 'ten'"),
+])
+def test_numbers_are_checked_before_anything_runs(capsys, option, value, message):
+    from training.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--data", "x.csv", option, value])
+    assert exit_.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_epochs_zero_writes_no_model(small_study_csv, tmp_path):
+    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
+                     "--models", "cnn_small", "--folds", "0", "--epochs", "0", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and "argument --epochs: must be at least 1" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_help_says_each_default_once():
+    from training.cli import build_parser
+
+    text = build_parser().format_help()
+    assert "(default: None)" not in text and "(default: False)" not in text
+    options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])
+    for option in options:
+        assert option.count("default") <= 1, option
+    assert "$FERDESK_DATA" in text and "(default: 30)" in text
+
+
+def test_a_missing_test_usage_is_refused_and_a_held_back_split_is_said(small_study_csv, tmp_path):
+    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise", "--models",
+                     "logreg", "--folds", "0", "--test-usage", "PrivateTest", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "no PrivateTest rows to test on; its test rows are marked PublicTest: pass --test-usage PublicTest" \
+        in result.stderr
+    assert not (tmp_path / "x").exists()
+
+    training_only = tmp_path / "training.csv"
+    with open(small_study_csv) as source:
+        training_only.write_text("".join(line for line in source if not line.rstrip().endswith("Test")))
+    result = run_cli("-m", "training", "--data", str(training_only), "--models", "logreg", "--folds", "0",
+                     "--out", str(tmp_path / "held"), "--progress", "bar")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"no test rows in {training_only}: testing on 10% of the training faces, held back" in result.stdout
+    assert read_card(tmp_path / "held").metrics["test_split"] == "10% of Training held back (no PublicTest rows)"
+
+
+def test_outputs_are_checked_before_the_work(trained_model, small_study_csv, tmp_path):
+    """ferdesk-eval --json into a missing folder, ferdesk-train --out onto a file or a link loop: one line, no work."""
+    result = run_cli("-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv),
+                     "--json", str(tmp_path / "nodir" / "e.json"))
+    assert result.returncode == 2 and result.stdout == ""  # nothing evaluated
+    assert f"--json {tmp_path / 'nodir' / 'e.json'}: folder {tmp_path / 'nodir'} does not exist" in result.stderr
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(loop)
+    result = run_cli("-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv),
+                     "--json", str(loop))
+    assert result.returncode == 2 and f"--json {loop}: symbolic link loop" in result.stderr
+
+    a_file = tmp_path / "model.txt"
+    a_file.write_text("not a folder")
+    for out, message in ((a_file, f"--out {a_file} is a file"), (loop, f"--out {loop} is a broken symbolic link")):
+        result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise", "--models",
+                         "logreg", "--folds", "0", "--out", str(out), "--progress", "json")
+        assert result.returncode == 2 and message in result.stderr
+        assert '"event": "message"' not in result.stdout  # refused before the data was loaded
+        assert "Traceback" not in result.stderr

@@ -9,29 +9,42 @@ import sys
 import time
 from pathlib import Path
 
+from ferdesk.argtypes import folds, int_at_least, positive_float
 from ferdesk.labels import parse_emotions
 from training import interrupts
-from training.models import DEFAULT_MODELS, ZOO, parse_models
 
 
 def default_data() -> str | None:
     return os.environ.get("FERDESK_DATA")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" only where the help text does not say the default itself and X is a value."""
+
+    def _get_help_string(self, action):
+        unset = action.default is None or action.default is False or action.default == []  # flags and lists
+        if unset or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ferdesk-train", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from training.models import DEFAULT_MODELS, ZOO
+
+    p = argparse.ArgumentParser(prog="ferdesk-train", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--data", default=default_data(),
                    help="fer2013.csv(.gz) or a folder with train/<emotion>/ and test/<emotion>/ (default: $FERDESK_DATA)")
-    p.add_argument("--emotions", default=None, help="comma-separated subset, e.g. sad,surprise (default: all seven)")
+    p.add_argument("--emotions", default=None, help="comma-separated subset, e.g. sad,surprise; each needs training "
+                   "and test faces (default: every emotion the data has training faces of)")
     p.add_argument("--models", default=None, help=f"comma-separated, from: {', '.join(ZOO)} "
                    f"(default: {','.join(DEFAULT_MODELS)})")
-    p.add_argument("--folds", type=int, default=5, help="K of the K-fold cross-validation; 0 skips it (one model)")
-    p.add_argument("--repeats", type=int, default=1, help="repeats of the K-fold split, reshuffled each time")
-    p.add_argument("--epochs", type=int, default=30, help="maximum epochs per CNN fit (early stopping may end sooner)")
-    p.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--folds", type=folds, default=5, help="K of the K-fold cross-validation; 0 skips it (one model)")
+    p.add_argument("--repeats", type=int_at_least(1), default=1, help="repeats of the K-fold split, reshuffled each time")
+    p.add_argument("--epochs", type=int_at_least(1), default=30,
+                   help="maximum epochs per CNN fit (early stopping may end sooner)")
+    p.add_argument("--patience", type=int_at_least(0), default=6, help="early-stopping patience in epochs")
+    p.add_argument("--batch-size", type=int_at_least(1), default=64, help="faces per training step")
+    p.add_argument("--learning-rate", type=positive_float, default=1e-3, help="the optimizer's starting learning rate")
     p.add_argument("--class-weights", action="store_true", help="weight classes inversely to their frequency")
     p.add_argument("--no-augment", action="store_true", help="train without flip/shift/rotation/zoom augmentation")
     p.add_argument("--strong-augment", action="store_true",
@@ -41,11 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score faces and their mirror images and average (test-time augmentation; the app does too)")
     p.add_argument("--no-quantize", action="store_true",
                    help="export model.tflite in float32 instead of with dynamic-range int8 weights")
-    p.add_argument("--test-usage", default="PublicTest", help="Usage value of the held-back test rows")
+    p.add_argument("--test-usage", default="PublicTest",
+                   help="Usage value of the held-back test rows; a file without any test rows holds back 10%% of "
+                   "Training instead (and says so)")
     p.add_argument("--skip-bad", action="store_true", help="skip malformed rows/images and report them")
     p.add_argument("--out", default=None, help="output model folder (default: runs/<emotions>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once the run succeeds)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0,
+                   help="seed of the splits, initial weights and augmentation")
     p.add_argument("--checkpoints", default=None, metavar="DIR",
                    help="back up every CNN fit each epoch under DIR; the same command run again resumes from there")
     p.add_argument("--init-from", default=None, metavar="MODEL_DIR",
@@ -56,8 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Ctrl-C or SIGTERM at any moment (imports and data loading take seconds) ends in one line with status 130."""
+    try:
+        interrupts.install()  # a cancelled run (SIGTERM) cleans up like Ctrl-C
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("ferdesk-train: interrupted; nothing was written", file=sys.stderr)
+        # Staging is gone and backups are closed; skip interpreter teardown, where TensorFlow's input-pipeline
+        # threads can take minutes to wind down on a busy machine (a cancel must end the process promptly).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    # A C extension interrupted while it imports fails with a misleading ImportError (numpy: "could not import
+    # module datetime"), so a Ctrl-C during an import is held until it is done.
+    with interrupts.deferred_during_fit():
+        args = build_parser().parse_args(argv)
+        from training.models import parse_models
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         emotions = parse_emotions(args.emotions)
@@ -72,15 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data:
         print("ferdesk-train: error: no dataset; pass --data FILE_OR_FOLDER or set FERDESK_DATA", file=sys.stderr)
         return 2
-    out = Path(args.out or f"runs/{'-'.join(emotions) if len(emotions) < 7 else 'all7'}-{time.strftime('%Y%m%d-%H%M%S')}")
-    interrupts.install()  # a cancelled run (SIGTERM) cleans up like Ctrl-C
+    named = '-'.join(emotions) if args.emotions else "all"  # all: every emotion the data has faces of
+    out = Path(args.out or f"runs/{named}-{time.strftime('%Y%m%d-%H%M%S')}")
 
-    from training.fit import FitSettings
-    from training.progress import Progress
-    from training.run import RunConfig, run_training
+    with interrupts.deferred_during_fit():
+        import keras  # noqa: F401  (every model, the baseline too, goes through Keras: imported here, held)
+
+        from training.fit import FitSettings
+        from training.progress import Progress
+        from training.run import RunConfig, run_training
 
     config = RunConfig(
-        data=Path(args.data), out=out, emotions=emotions, models=models, folds=args.folds, repeats=args.repeats,
+        data=Path(args.data), out=out, emotions=emotions if args.emotions else None,  # None: as the data has them
+        models=models, folds=args.folds, repeats=args.repeats,
         test_usage=args.test_usage, skip_bad=args.skip_bad, overwrite=args.overwrite,
         quantize=not args.no_quantize,
         command=shlex.join(["ferdesk-train", *argv]),
@@ -93,13 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(args.progress)
     try:
         report = run_training(config, progress)
-    except KeyboardInterrupt:
-        print("ferdesk-train: interrupted; nothing was written", file=sys.stderr)
-        # Staging is gone and backups are closed; skip interpreter teardown, where TensorFlow's input-pipeline
-        # threads can take minutes to wind down on a busy machine (a cancel must end the process promptly).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
     except (ValueError, FileExistsError, OSError) as exc:
         print(f"ferdesk-train: error: {exc}", file=sys.stderr)
         return 2

@@ -68,6 +68,63 @@ class Dataset:
         counts = np.bincount(labels, minlength=len(self.emotions))
         return {name: int(c) for name, c in zip(self.emotions, counts)}
 
+    def subset(self, emotions: list[str]) -> Dataset:
+        """The faces of some of its emotions, relabelled 0..K-1 in the given order."""
+        keep = [self.emotions.index(name) for name in emotions]
+        relabel = np.full(len(self.emotions), -1)
+        relabel[keep] = np.arange(len(keep))
+        mask = np.isin(self.labels, keep)
+        return Dataset(self.images[mask], relabel[self.labels[mask]], self.usage[mask], list(emotions),
+                       self.source, self.sha256, self.skipped)
+
+
+def check_emotions(dataset: Dataset, named: bool, test_usage: str, folds: int = 0) -> tuple[Dataset, list[str]]:
+    """Make sure every emotion of a run can be trained and tested, before any fit; returns the dataset to train
+    on and what to tell the user.
+
+    named: the user listed the emotions (--emotions), so each must have faces; otherwise the run trains the
+    emotions the data has training faces of. Test faces come from the test_usage rows, or, in a file with no
+    test rows at all, from 10% of the training faces held back. Any other mismatch is refused, naming what is
+    missing.
+    """
+    notes = []
+    train = dataset.class_counts(TRAIN_USAGE)
+    have = [name for name, count in train.items() if count]
+    lacking = [name for name in dataset.emotions if name not in have]
+    if not have:
+        raise DatasetError(f"{dataset.source}: no {TRAIN_USAGE} rows (or train/ images) to train on")
+    if named and lacking:
+        raise DatasetError(f"{dataset.source}: no training faces of {', '.join(lacking)}; it has training faces of "
+                           f"{', '.join(have)} only: leave {', '.join(lacking)} out of --emotions")
+    if len(have) < 2:
+        raise DatasetError(f"{dataset.source}: training faces of {have[0]} only; a classifier needs at least two "
+                           "emotions")
+    if lacking:
+        dataset = dataset.subset(have)
+        notes.append(f"training {', '.join(have)}: the data has no training faces of {', '.join(lacking)}")
+        train = dataset.class_counts(TRAIN_USAGE)
+    usages = set(dataset.usage.tolist()) - {TRAIN_USAGE}
+    if test_usage in usages:
+        test = dataset.class_counts(test_usage)
+        untested = [name for name, count in test.items() if not count]
+        if untested:
+            raise DatasetError(f"{dataset.source}: no {test_usage} faces of {', '.join(untested)} to test on; "
+                               f"train only emotions it has test faces of (--emotions "
+                               f"{','.join(n for n in dataset.emotions if n not in untested)})")
+    elif usages:
+        raise DatasetError(f"{dataset.source}: no {test_usage} rows to test on; its test rows are marked "
+                           f"{', '.join(sorted(usages))}: pass --test-usage {sorted(usages)[0]}")
+    else:
+        notes.append(f"no test rows in {dataset.source}: testing on 10% of the training faces, held back")
+    # The smallest class must fill every fold, and keep one face for the held-back test part if there is one.
+    need = max(folds, 1 if usages else 2)
+    few = [f"{name} ({count})" for name, count in train.items() if count < need]
+    if few:
+        why = f"--folds {folds}" if folds >= need and folds > 1 else "holding back test faces"
+        raise DatasetError(f"{dataset.source}: too few training faces of {', '.join(few)} for {why} "
+                           f"(at least {need} each)")
+    return dataset, notes
+
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -100,11 +157,12 @@ def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    """utf-8-sig: spreadsheet programs start a saved CSV with a byte-order mark, which is not part of the header."""
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     if gzipped:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _parse_pixels(text: str) -> np.ndarray:

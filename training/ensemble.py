@@ -137,14 +137,21 @@ def main(argv: list[str] | None = None) -> int:
         p.error("no dataset: pass --data or set FERDESK_DATA")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from ferdesk.model_card import ModelFolderError
+    from training import interrupts
 
     try:
+        interrupts.install()
+        if not Path(args.data).exists():  # before the members load
+            raise ValueError(f"{args.data}: no such file or folder")
         report = build_ensemble([Path(m) for m in args.members], Path(args.data), Path(args.out), args.overwrite,
                                 not args.no_quantize, shlex.join(["python", "-m", "training.ensemble", *argv]),
                                 args.flip_average)
     except (ValueError, OSError, ModelFolderError) as exc:
         print(f"training.ensemble: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("training.ensemble: interrupted; nothing was written", file=sys.stderr)
+        return 130
     for member in report["members"]:
         print(f"{member['name']}: test accuracy {member['test']['accuracy']:.4f}, macro-F1 {member['test']['macro_f1']:.4f}")
     print(f"ensemble: test accuracy {report['test']['accuracy']:.4f}, macro-F1 {report['test']['macro_f1']:.4f}; "

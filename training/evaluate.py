@@ -56,7 +56,33 @@ def evaluate(model_dir: Path, data: Path, usage: str = "test", backend: str = "k
     return metrics
 
 
+def check_output_file(path: Path, option: str) -> None:
+    """Fail before the work when its result could not be written to path."""
+    try:
+        path.resolve()
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        raise ValueError(f"{option} {path}: symbolic link loop") from None
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ValueError(f"{option} {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path}: not writable")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Ctrl-C or SIGTERM ends in one line with status 130."""
+    from training import interrupts
+
+    try:
+        interrupts.install()
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("ferdesk-eval: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="ferdesk-eval", description=__doc__)
     p.add_argument("--model", required=True, help="model folder (card.json, model.keras, model.tflite)")
     p.add_argument("--data", default=os.environ.get("FERDESK_DATA"), help="CSV or image folder (default: $FERDESK_DATA)")
@@ -74,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.metrics import format_metrics
 
     try:
+        if args.json_out:
+            check_output_file(Path(args.json_out), "--json")
         metrics = evaluate(Path(args.model), Path(args.data), args.usage, args.backend, args.skip_bad)
     except (ValueError, OSError) as exc:
         print(f"ferdesk-eval: error: {exc}", file=sys.stderr)
@@ -81,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.model} on {args.data} ({args.usage}, {args.backend})")
     print(format_metrics(metrics, metrics["labels"]))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        try:
+            Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"ferdesk-eval: error: cannot write {args.json_out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 from ferdesk.model_card import KERAS_FILE, TFLITE_FILE, ModelCard, write_card
@@ -79,6 +80,11 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
 
     folder = Path(folder)
     card, model = load_keras_model(folder)
+    test = None
+    if data is not None:  # read before the export, so unusable data changes nothing
+        from training.evaluate import labelled_faces
+
+        test = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
     staging = folder / f".partial.{TFLITE_FILE}"  # the exporter insists on a .tflite suffix
     try:
         export_tflite(model, staging, quantize)
@@ -87,10 +93,8 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
         if staging.exists():
             staging.unlink()
     card.training["tflite"] = tflite_format(quantize)
-    if data is not None:
-        from training.evaluate import labelled_faces
-
-        images, labels, dataset = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
+    if test is not None:
+        images, labels, dataset = test
         # Another file than the one trained on (e.g. the .gz of that CSV): the card says which one scored it.
         if dataset.sha256 != card.data.get("sha256"):
             card.data["scored_on"] = dataset.file_record()
@@ -124,12 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", help="dataset to score the new model.tflite on (the card's test split)")
     p.add_argument("--no-quantize", action="store_true", help="export float32 instead of int8 weights")
     args = p.parse_args(argv)
-    metrics = reexport(Path(args.model), Path(args.data) if args.data else None, not args.no_quantize)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ferdesk.model_card import ModelFolderError
+    from training import interrupts
+
+    try:
+        interrupts.install()
+        metrics = reexport(Path(args.model), Path(args.data) if args.data else None, not args.no_quantize)
+    except (ValueError, OSError, ModelFolderError) as exc:
+        print(f"training.export: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("training.export: interrupted; the model folder is as it was", file=sys.stderr)
+        return 130
     print({k: v for k, v in metrics.items() if "tflite" in k} or "re-exported (no data given, card metrics unchanged)")
     return 0
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())

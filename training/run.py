@@ -20,9 +20,9 @@ from sklearn.model_selection import train_test_split
 from ferdesk.model_card import ModelCard, read_card, write_card
 from ferdesk.preprocess import preprocessing_spec
 from training.cv import cross_validate, cv_splits, fit_on
-from training.data import TRAIN_USAGE, Dataset, describe, imbalance_ratio, load_dataset
+from training.data import TRAIN_USAGE, Dataset, check_emotions, describe, imbalance_ratio, load_dataset
 from training.export import score_exported_tflite, write_model_folder
-from training.fit import FitSettings, predict_proba
+from training.fit import FitSettings, check_init_from, predict_proba
 from training.metrics import classification_metrics
 from training.models import BASELINE, logreg_parameters, trainable_parameters
 from training.progress import Progress
@@ -92,9 +92,21 @@ def train_test_split_of(dataset: Dataset, test_usage: str, seed: int):
     return np.sort(fit_idx), np.sort(test_idx), f"10% of {TRAIN_USAGE} held back (no {test_usage} rows)"
 
 
-def prepare_output(out: Path, overwrite: bool) -> Path:
+def check_output(out: Path, overwrite: bool) -> None:
+    """Fail before any data is loaded or model fitted when the run could not publish its folder at out."""
+    if out.is_symlink() and not out.exists():
+        raise ValueError(f"--out {out} is a broken symbolic link or a link loop; choose another --out")
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file; it names the model folder to write")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    existing = next(p for p in (out.parent.absolute(), *out.parent.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot create {out}: {existing} is not a writable folder")
+
+
+def prepare_output(out: Path, overwrite: bool) -> Path:
+    check_output(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -127,15 +139,21 @@ def model_lineage(card: ModelCard) -> dict:
 
 def run_training(config: RunConfig, progress: Progress) -> dict:
     start = time.perf_counter()
+    if config.folds == 0 and len(config.models) > 1:
+        raise ValueError("without cross-validation (--folds 0) there is nothing to choose between: train one model")
+    check_output(config.out, config.overwrite)
     dataset = load_dataset(config.data, config.emotions, config.skip_bad)
+    dataset, notes = check_emotions(dataset, config.emotions is not None, config.test_usage, config.folds)
     progress.message(describe(dataset))
+    for note in notes:
+        progress.message(note)
     emotions = dataset.emotions
+    if config.fit.init_from and config.emotions is None:  # the data chose the emotions; the start model must match
+        check_init_from(config.fit.init_from, config.models, emotions)
     train_idx, test_idx, test_name = train_test_split_of(dataset, config.test_usage, config.fit.seed)
     x_train, y_train = dataset.images[train_idx], dataset.labels[train_idx]
     x_test, y_test = dataset.images[test_idx], dataset.labels[test_idx]
     splits = cv_splits(y_train, config.folds, config.repeats, config.fit.seed)
-    if not splits and len(config.models) > 1:
-        raise ValueError("without cross-validation (--folds 0) there is nothing to choose between: train one model")
     staging = prepare_output(config.out, config.overwrite)
     try:
         results, finals, histories = [], {}, {}
