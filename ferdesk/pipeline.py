@@ -17,7 +17,7 @@ from ferdesk.classify import EmotionClassifier
 from ferdesk.detect import DETECTOR_MODES, MIN_FACE, Detection, FaceFinder
 from ferdesk.overlay import draw_overlay
 from ferdesk.paths import MODELS_DIR
-from ferdesk.preprocess import Box, crop_face, eye_angle
+from ferdesk.preprocess import Box, alignment_angle, crop_face
 from ferdesk.sources import as_bgr
 from ferdesk.track import FaceTracker
 
@@ -66,7 +66,7 @@ class FrameResult:
 
 def face_angle(detection: Detection) -> float:
     """How far to turn a detected face to stand it upright: from its eye keypoints (0 without keypoints)."""
-    return eye_angle(detection.keypoints[0], detection.keypoints[1]) if len(detection.keypoints) >= 2 else 0.0
+    return alignment_angle(detection.keypoints[0], detection.keypoints[1]) if len(detection.keypoints) >= 2 else 0.0
 
 
 class EmotionPipeline:

@@ -123,6 +123,17 @@ def eye_angle(right_eye: tuple[float, float], left_eye: tuple[float, float]) -> 
     return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
 
 
+# Tilts up to this many degrees are left alone and larger ones turned back by this much less: small tilts are
+# within what the models learned from (FER2013 faces are registered, not levelled), and turning them only blurs.
+ALIGN_DEAD_BAND = 5.0
+
+
+def alignment_angle(right_eye: tuple[float, float], left_eye: tuple[float, float]) -> float:
+    """The angle crop_face should turn a detected face by: its eye_angle, less the ALIGN_DEAD_BAND."""
+    angle = eye_angle(right_eye, left_eye)
+    return float(np.sign(angle) * max(0.0, abs(angle) - ALIGN_DEAD_BAND))
+
+
 def _upright_patch(image: np.ndarray, box: Box, angle: float) -> np.ndarray:
     """The square crop region of a face turned by `angle` degrees about its box centre, at full resolution.
 

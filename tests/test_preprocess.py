@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from ferdesk.preprocess import (
-    Box, PreprocessMismatch, check_spec, crop_face, crop_region, eye_angle, preprocessing_spec, to_gray,
-    to_model_input,
+    ALIGN_DEAD_BAND, Box, PreprocessMismatch, alignment_angle, check_spec, crop_face, crop_region, eye_angle,
+    preprocessing_spec, to_gray, to_model_input,
 )
 from training.data import load_fer_csv
 
@@ -85,7 +85,10 @@ def turned(frame: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(frame, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
-def test_eye_angle():
+def test_eye_angle_and_the_dead_band_of_alignment():
+    assert alignment_angle((10, 20), (30, 21)) == 0.0  # about 3 degrees: left as it is
+    assert alignment_angle((10, 20), (30, 40)) == pytest.approx(45.0 - ALIGN_DEAD_BAND)
+    assert alignment_angle((10, 20), (30, 0)) == pytest.approx(-45.0 + ALIGN_DEAD_BAND)
     assert eye_angle((10, 20), (30, 20)) == 0.0
     assert eye_angle((10, 20), (30, 40)) == pytest.approx(45.0)  # her left eye lower: turn 45 degrees back
     assert eye_angle((10, 20), (30, 0)) == pytest.approx(-45.0)
@@ -103,7 +106,7 @@ def test_a_face_turned_30_degrees_is_cropped_upright_and_classified_alike(grace_
         (tilted,) = detector.detect(turned(grace_framed, degrees))
     reference = crop_face(grace_framed, upright.box, angle=face_angle(upright)).astype(np.float32)
     # The eyes give the tilt back (counter-clockwise on screen is a negative angle to undo).
-    assert face_angle(tilted) == pytest.approx(-degrees, abs=4)
+    assert eye_angle(*tilted.keypoints[:2]) == pytest.approx(-degrees, abs=4)
     frame = turned(grace_framed, degrees)
     aligned = crop_face(frame, tilted.box, angle=face_angle(tilted)).astype(np.float32)
     unaligned = crop_face(frame, tilted.box).astype(np.float32)
