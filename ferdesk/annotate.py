@@ -31,6 +31,7 @@ import numpy as np
 
 from ferdesk import __version__
 from ferdesk.argtypes import float_in, int_at_least
+from ferdesk.signals import ctrl_c_held
 from ferdesk.sources import IMAGE_SUFFIXES, FrameSource, ImageSource, SourceError, VideoFileSource
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
@@ -397,7 +398,8 @@ def _load_pipeline(model: Path, min_confidence: float, smoothing: float, detecto
                 else "pass --model with a model folder (card.json + model.tflite)")
         raise AnnotateError(f"model folder not found: {model}{' (the default model)' if default else ''}; {hint}")
     try:
-        return EmotionPipeline(model, detector_mode, min_confidence=min_confidence, smoothing=smoothing)
+        with ctrl_c_held():  # MediaPipe and LiteRT load here
+            return EmotionPipeline(model, detector_mode, min_confidence=min_confidence, smoothing=smoothing)
     except ModelFolderError as exc:
         raise AnnotateError(f"unusable model folder: {exc}") from None
     except FileNotFoundError as exc:  # the face-detector model file
@@ -565,11 +567,14 @@ def signals_unwind() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        with ctrl_c_held():  # the parser imports the pipeline's modules
+            args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("ferdesk annotate: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     try:
         with signals_unwind():
             summary = annotate(args)

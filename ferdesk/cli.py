@@ -8,8 +8,14 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "annotate":
-        from ferdesk.annotate import main as annotate_main
+        from ferdesk.signals import ctrl_c_held
 
+        try:
+            with ctrl_c_held():  # numpy and OpenCV load here
+                from ferdesk.annotate import main as annotate_main
+        except KeyboardInterrupt:
+            print("ferdesk annotate: interrupted", file=sys.stderr)
+            return 130
         return annotate_main(argv[1:])
     if argv and argv[0] == "cameras":
         from ferdesk.sources import list_cameras

@@ -269,6 +269,37 @@ def test_termination_signal_removes_partials(trained_model, long_video, tmp_path
     assert visible_files(out) == []
 
 
+def has_loaded(pid: int, library: str) -> bool:
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # gone already
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see the command start")
+def test_ctrl_c_while_loading_is_one_line(trained_model, video, tmp_path):
+    """Ctrl-C while numpy, OpenCV and MediaPipe load: one line, status 130 (an import interrupted half way would
+    otherwise surface as an ImportError traceback)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ferdesk.cli", "annotate", str(video), "--csv", str(tmp_path / "o.csv"),
+         "--model", str(trained_model), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not has_loaded(proc.pid, "_multiarray_umath"):  # numpy is loading
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert own_lines(stderr)[-1].startswith("ferdesk annotate: interrupted") and "Traceback" not in stderr
+    assert visible_files(tmp_path) == []
+
+
 def symlink_loop(folder: Path, name: str) -> Path:
     loop = folder / name
     loop.symlink_to(folder / f"{name}.other")
