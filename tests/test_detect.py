@@ -370,3 +370,22 @@ def test_annotate_detector_option_finds_a_group_photo(bench, people, tmp_path):
     assert counts["short"] < 0.5 * len(truth)
     with pytest.raises(SystemExit):
         annotate.build_parser().parse_args([str(image), "--json", "x.json", "--detector", "everything"])
+
+
+def test_detection_benchmark_figures_add_up(bench, tmp_path, capsys):
+    """benchmarks/detection.py end to end on its still frames: figures consistent, CPU named (no speed limits)."""
+    import json
+
+    out = tmp_path / "detection.json"
+    assert bench.main(["--modes", "short,auto", "--seeds", "1", "--skip", "streams,reach", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    printed = capsys.readouterr().out
+    assert report["system"]["cores"] and "CPU:" in printed and "SIMD" in printed
+    stills = report["stills"]
+    placed = {m: sum(b["placed"] for b in r["all"]["by_face_width"].values()) for m, r in stills.items()}
+    assert len(set(placed.values())) == 1 and placed["auto"] >= 300
+    for r in stills.values():
+        parts = [sum(b["placed"] for b in r[k]["by_face_width"].values()) for k in ("real_photos", "fer2013_faces")]
+        assert sum(parts) == placed["auto"]
+        assert set(r["scenes"]) == {name for name, *_ in bench.SCENES}
+    assert stills["auto"]["real_photos"]["recall_40px_and_up"] >= 0.95 > stills["short"]["all"]["recall_40px_and_up"]
