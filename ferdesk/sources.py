@@ -50,6 +50,15 @@ def as_bgr(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
+@dataclass(frozen=True)
+class FramePlace:
+    """Where a frame lies in its source: its index, how many there are (0: live or endless), the file it is."""
+
+    index: int = -1
+    count: int = 0
+    file: Path | None = None
+
+
 class FrameSource:
     """Base class: the small interface every source offers."""
 
@@ -68,6 +77,10 @@ class FrameSource:
 
     def close(self) -> None:
         """Release the device or file; safe to call more than once."""
+
+    def place(self) -> FramePlace:
+        """Where the frame last read lies (asked on the thread that reads)."""
+        return FramePlace()
 
     @property
     def is_open(self) -> bool:
@@ -263,6 +276,9 @@ class VideoFileSource(_CaptureSource):
         self.position += 1
         return True, as_bgr(frame), timestamp
 
+    def place(self) -> FramePlace:
+        return FramePlace(self.position - 1, self.frame_count or 0)
+
 
 # ------------------------------------------------------------------------------------------------ images
 
@@ -282,19 +298,35 @@ def read_image(path: str | os.PathLike) -> np.ndarray | None:
 class ImageSource(FrameSource):
     """One image file or a folder of images (sorted by name); unreadable files are skipped.
 
-    `fps` only paces the grabber; timestamps are index / fps.
+    By default each read() gives the next image, paced by `fps`, and timestamps are index / fps (what
+    `ferdesk annotate` walks through). With `hold`, as in the app, the image on screen stays until go_to() or
+    step() moves on, or, with `interval`, for that many seconds each (a slideshow); read() then hands out the
+    same array again and again, `fps` times a second, so a reader sees at once that nothing new came.
+    `sequence` says the images are frames of one scene (tracked across them) rather than separate photos.
     """
 
-    def __init__(self, path: str | os.PathLike, loop: bool = False, fps: float = 2.0) -> None:
+    HOLD_FPS = 10.0  # how soon a held source shows the image asked for
+
+    def __init__(self, path: str | os.PathLike, loop: bool = False, fps: float = 2.0, hold: bool = False,
+                 interval: float | None = None, sequence: bool = False, start: int = 0) -> None:
         super().__init__()
         self.path = Path(path)
         self.name = self.path.name or str(self.path)
         self.loop = loop
-        self.fps = float(fps)
+        self.hold = hold
+        self.fps = self.HOLD_FPS if hold else float(fps)
+        self.interval = interval
+        self.sequence = sequence
+        self.start = start
         self.paths: list[Path] = []
-        self.position = 0
+        self.position = 0  # without hold: the index of the next image to read
+        self.index = -1  # the index of the image last read
         self.current_path: Path | None = None
         self._open = False
+        self._held: np.ndarray | None = None
+        self._wanted: int | None = None  # set by go_to() on another thread, taken by read()
+        self._reads = 0
+        self._shown_at = 0  # reads at which the held image came on screen
 
     def open(self) -> None:
         if self.path.is_dir():
@@ -308,15 +340,35 @@ class ImageSource(FrameSource):
         self.paths = paths
         self.position = 0
         self.ended = False
+        self._held = None
+        first = self.index if 0 <= self.index < len(paths) else self.start  # a re-open goes on where it was
+        self._wanted = min(max(0, first), len(paths) - 1) if self.hold else None
+        self._reads = 0
         self._open = True
 
     @property
     def frame_count(self) -> int:
         return len(self.paths)
 
+    def go_to(self, index: int) -> None:
+        """Show image `index` next (held sources; safe from another thread). Past either end: wraps with
+        `loop`, else stops at the first or last image."""
+        count = len(self.paths) or 1
+        index = index % count if self.loop else min(max(0, index), count - 1)
+        if index != self.index:
+            self._wanted = index
+
+    def step(self, delta: int) -> None:
+        self.go_to(self.index + delta)
+
+    def place(self) -> FramePlace:
+        return FramePlace(self.index, len(self.paths), self.current_path)
+
     def read(self) -> ReadResult:
         if not self._open:
             raise SourceError(f"{self.name} is not open")
+        if self.hold:
+            return self._read_held()
         skipped = 0
         while True:
             if self.position >= len(self.paths):
@@ -326,6 +378,7 @@ class ImageSource(FrameSource):
                 self.position = 0
             path = self.paths[self.position]
             timestamp = self.position / self.fps
+            self.index = self.position
             self.position += 1
             image = read_image(path)
             if image is not None:
@@ -334,8 +387,29 @@ class ImageSource(FrameSource):
             log.warning("skipping unreadable image %s", path)
             skipped += 1
 
+    def _read_held(self) -> ReadResult:
+        self._reads += 1
+        timestamp = self._reads / self.fps
+        wanted, self._wanted = self._wanted, None
+        if wanted is None and self.interval and self._reads - self._shown_at >= self.interval * self.fps:
+            if self.index + 1 < len(self.paths) or self.loop:  # a slideshow stops at the last image without loop
+                wanted = (self.index + 1) % len(self.paths)
+        if wanted is None and self._held is not None:
+            return True, self._held, timestamp
+        forward = wanted is None or wanted >= self.index
+        index = self.index if wanted is None else wanted
+        for _ in range(len(self.paths)):  # unreadable files are passed over in the direction of travel
+            image = read_image(self.paths[index])
+            if image is not None:
+                self.index, self.current_path, self._held, self._shown_at = index, self.paths[index], image, self._reads
+                return True, image, timestamp
+            log.warning("skipping unreadable image %s", self.paths[index])
+            index = (index + (1 if forward else -1)) % len(self.paths)
+        return False, None, timestamp  # none readable (any more): a failure, answered by re-opening
+
     def close(self) -> None:
         self._open = False
+        self._held = None
 
     @property
     def is_open(self) -> bool:
@@ -415,24 +489,32 @@ class DemoSource(FrameSource):
         return np.clip(np.dstack([b, g, r]), 0, 255).astype(np.uint8)
 
     def _placement(self, slot: int, t: float) -> tuple[float, float, float]:
-        """Centre (x, y) and side of a slot's face at time t, in pixels of the output frame."""
+        """Centre (x, y) and side of a slot's face at time t, in pixels of the output frame.
+
+        Each slot has two lanes, 90 px or more apart, and each new face takes the other lane than the face before:
+        a tracker then sees a new face come in (a new id) rather than another person taking over a track.
+        """
         width, height = self.size
         k = width / 640.0, height / 480.0
         unit = min(k)
         side = 140.0 * unit * (1.0 + 0.1 * math.sin(0.7 * t + 2.0 * slot))
-        # Two faces on an upper row, one on a lower row: amplitudes keep them apart at every t.
+        lane = self._step(slot, t) % 2
+        # Two faces on an upper row, one on a lower row: lanes and wobble keep them apart at every t.
         if slot == 0:
-            cx, cy = 150 + 50 * math.sin(0.50 * t), 120 + 30 * math.sin(0.37 * t + 1.0)
+            cx, cy = (100, 215)[lane] + 12 * math.sin(0.50 * t), 120 + 30 * math.sin(0.37 * t + 1.0)
         elif slot == 1:
-            cx, cy = 320 + 150 * math.sin(0.29 * t + 2.0), 360 + 30 * math.sin(0.31 * t)
+            cx, cy = (240, 400)[lane] + 20 * math.sin(0.29 * t + 2.0), 360 + 30 * math.sin(0.31 * t)
         else:
-            cx, cy = 490 + 50 * math.sin(0.47 * t + 4.0), 120 + 30 * math.sin(0.41 * t + 3.0)
+            cx, cy = (425, 540)[lane] + 12 * math.sin(0.47 * t + 4.0), 120 + 30 * math.sin(0.41 * t + 3.0)
         return cx * k[0], cy * k[1], side
 
+    def _step(self, slot: int, t: float) -> int:
+        """How many times a slot has changed faces by time t; slots change at staggered moments."""
+        return int(math.floor(t / self.period + slot / self.SLOTS))
+
     def face_index(self, slot: int, t: float) -> int:
-        """Which face a slot shows at time t; slots switch at staggered moments."""
-        step = int(math.floor(t / self.period + slot / self.SLOTS))
-        return (slot * 3 + step) % len(self.faces)
+        """Which face a slot shows at time t."""
+        return (slot * 3 + self._step(slot, t)) % len(self.faces)
 
     def frame_at(self, t: float) -> np.ndarray:
         """The demo frame at time t seconds."""
@@ -544,6 +626,7 @@ class GrabbedFrame:
     index: int
     timestamp: float  # the source's timestamp (media time, or monotonic time for cameras)
     captured_at: float  # time.monotonic() when the grabber got it
+    place: FramePlace = FramePlace()
 
 
 class LatestFrameGrabber:
@@ -661,10 +744,11 @@ class LatestFrameGrabber:
                 log.exception("on_error callback failed")
 
     def _publish(self, frame: np.ndarray, timestamp: float) -> None:
+        place = self.source.place()
         with self._cond:
             if not self._taken:
                 self.frames_dropped += 1
-            self._latest = GrabbedFrame(frame, self.frames_read, timestamp, time.monotonic())
+            self._latest = GrabbedFrame(frame, self.frames_read, timestamp, time.monotonic(), place)
             self._taken = False
             self.frames_read += 1
             self._cond.notify_all()

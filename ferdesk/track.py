@@ -126,9 +126,12 @@ class FaceTracker:
         """Snapshots of all live tracks, including those unseen in the latest frame."""
         return [replace(t) for t in self._tracks]
 
-    def reset(self) -> None:
-        """Forget every track (e.g. when the source changes); IDs keep counting up."""
+    def reset(self, restart_ids: bool = False) -> None:
+        """Forget every track. IDs keep counting up (a model switch: no old face's id comes back for a new one)
+        unless `restart_ids`, for a new source or an unrelated photo, whose faces are numbered from 1 again."""
         self._tracks.clear()
+        if restart_ids:
+            self._next_id = 1
 
     def update(
         self,

@@ -113,7 +113,7 @@ def test_open_image_snapshot_record_and_export(window, qtbot, monkeypatch, tmp_p
 
     snapshot = tmp_path / "snap.png"
     patch_dialog(monkeypatch, "getSaveFileName", (str(snapshot), ""))
-    window.snapshot_action.trigger()
+    window.snapshot_as_action.trigger()
     saved = cv2.imread(str(snapshot))
     assert saved is not None and saved.shape == (600, 512, 3)
 
@@ -122,7 +122,7 @@ def test_open_image_snapshot_record_and_export(window, qtbot, monkeypatch, tmp_p
     video = tmp_path / "rec.avi"
     patch_dialog(monkeypatch, "getSaveFileName", (str(video), ""))
     window.record_action.trigger()
-    qtbot.waitUntil(lambda: "REC" in window.status_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: window.rec_label.isVisible() and "REC" in window.rec_label.text(), timeout=5000)
     recording_from = window.worker.frames_processed  # every processed frame is recorded
     qtbot.waitUntil(lambda: window.worker.frames_processed >= recording_from + 15, timeout=60000)
     with qtbot.waitSignal(window.worker.recording_changed, timeout=5000):  # sent once the file is closed

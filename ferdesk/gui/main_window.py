@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PyQt5.QtCore import QSettings, Qt, QTimer
+from PyQt5.QtCore import QSettings, QStandardPaths, Qt, QTimer, QUrl
+from PyQt5.QtGui import QColor, QDesktopServices
 from PyQt5.QtWidgets import (
     QAction, QActionGroup, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
     QVBoxLayout, QWidget,
@@ -17,13 +19,14 @@ from PyQt5.QtWidgets import (
 from ferdesk import __version__
 from ferdesk.facelog import FaceLog
 from ferdesk.gui.model_info import ModelInfoDialog
+from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
 from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage
 from ferdesk.gui.worker import PipelineWorker
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
 from ferdesk.paths import model_folders
 from ferdesk.pipeline import DEFAULT_MODEL, ViewOptions
-from ferdesk.sources import ImageSource, SourceError, list_cameras, open_source
+from ferdesk.sources import FramePlace, ImageSource, SourceError, list_cameras, open_source
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
 # View > Face detection: the menu's words for ferdesk.detect.DETECTOR_MODES.
@@ -32,6 +35,27 @@ FACE_DETECTION = {"auto": "&Automatic: near, far and small faces", "short": "&Ne
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
 NO_CAMERA = "no camera found"
 CAMERA_POLL_MS = 3000
+REC_COLOR = QColor(230, 40, 40)
+
+
+def default_snapshot_folder() -> Path:
+    """Where snapshots go unless the user chose a folder: the user's pictures folder, in ferdesk/."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.PicturesLocation) or str(Path.home())
+    return Path(pictures) / "ferdesk"
+
+
+def timestamped_path(folder: Path, prefix: str, suffix: str) -> Path:
+    """folder/prefix-YYYYmmdd-HHMMSS.suffix, with -2, -3... when several are made within a second."""
+    stem = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = folder / f"{stem}{suffix}", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}{suffix}", n + 1
+    return path
+
+
+def clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
 
 
 def start_source(requested: str | None, saved: str, cameras: list[int]) -> tuple[str, str]:
@@ -71,6 +95,7 @@ class MainWindow(QMainWindow):
         self.detector_mode = detector if detector in FACE_DETECTION else "auto"
         self.card: ModelCard | None = None
         self.last_result = None
+        self.last_place = FramePlace()  # where the frame on screen lies in its source (image folders: which file)
         self.selected_track: int | None = None
         self.history_track: int | None = None
         self.requested_source = source
@@ -86,6 +111,13 @@ class MainWindow(QMainWindow):
 
         self.video = VideoView()
         self.video.face_clicked.connect(self._select_face)
+        self.playback = PlaybackBar()
+        self.playback.loop.setChecked(self._bool("images/loop", False))
+        interval = str(self.settings.value("images/slideshow", ""))
+        if interval in [self.playback.slideshow.itemText(i) for i in range(self.playback.slideshow.count())]:
+            self.playback.slideshow.setCurrentText(interval)
+        self.playback.step.connect(self.step_image)
+        self.playback.options_changed.connect(self._set_image_options)
         self.probabilities = ProbabilityPanel()
         self.history = HistoryPlot()
         self.banner = QLabel()
@@ -125,8 +157,13 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(QLabel("Recent emotions of this face"))
         side_layout.addWidget(self.history, 2)
         side_layout.addWidget(self.banner_box)
+        video_box = QWidget()
+        video_layout = QVBoxLayout(video_box)
+        video_layout.setContentsMargins(0, 0, 0, 0)
+        video_layout.addWidget(self.video, 1)
+        video_layout.addWidget(self.playback)
         splitter = QSplitter()
-        splitter.addWidget(self.video)
+        splitter.addWidget(video_box)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
@@ -138,6 +175,20 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status_label = QLabel("Loading…")
         self.statusBar().addWidget(self.status_label, 1)
+        # The last file saved, with a link to its folder.
+        self.notice = QLabel()
+        self.notice.setTextFormat(Qt.RichText)
+        self.notice.linkActivated.connect(lambda folder: QDesktopServices.openUrl(QUrl.fromLocalFile(folder)))
+        self.notice.hide()
+        self.notice_timer = QTimer(self, singleShot=True, interval=15000)
+        self.notice_timer.timeout.connect(self.notice.hide)
+        self.statusBar().addPermanentWidget(self.notice)
+        self.rec_label = QLabel()
+        self.rec_label.setStyleSheet("QLabel { color: #e62828; font-weight: bold; }")
+        self.rec_label.hide()
+        self.statusBar().addPermanentWidget(self.rec_label)
+        self.rec_timer = QTimer(self, interval=500)
+        self.rec_timer.timeout.connect(self._show_recording_time)
 
         self.camera_poll = QTimer(self, interval=CAMERA_POLL_MS)
         self.camera_poll.timeout.connect(self._poll_cameras)
@@ -222,7 +273,9 @@ class MainWindow(QMainWindow):
         self.open_action = self._action(file_menu, "&Open video or image…", self.open_file, "Ctrl+O")
         self.open_folder_action = self._action(file_menu, "Open image &folder…", self.open_folder, "Ctrl+Shift+O")
         file_menu.addSeparator()
-        self.snapshot_action = self._action(file_menu, "Save &snapshot…", self.save_snapshot, "Ctrl+S")
+        self.snapshot_action = self._action(file_menu, "Save &snapshot", self.save_snapshot, "Ctrl+S")
+        self.snapshot_as_action = self._action(file_menu, "Save snapshot &as…", self.save_snapshot_as,
+                                               "Ctrl+Shift+S")
         self.record_action = self._action(file_menu, "&Record annotated video", self.toggle_recording, "Ctrl+R",
                                           checkable=True)
         self.export_action = self._action(file_menu, "&Export face log (CSV/JSON)…", self.export_log, "Ctrl+E")
@@ -236,7 +289,17 @@ class MainWindow(QMainWindow):
         self.demo_action.triggered.connect(lambda: self.set_source("demo"))
         self.pause_action = QAction("&Pause", self, checkable=True)
         self.pause_action.setShortcut("Space")
-        self.pause_action.toggled.connect(lambda paused: self.worker.set_paused(paused))
+        self.pause_action.toggled.connect(self._set_paused)
+        self.next_image_action = QAction("&Next image", self)
+        self.next_image_action.setShortcut("Right")
+        self.next_image_action.triggered.connect(lambda: self.step_image(1))
+        self.previous_image_action = QAction("Pre&vious image", self)
+        self.previous_image_action.setShortcut("Left")
+        self.previous_image_action.triggered.connect(lambda: self.step_image(-1))
+        self.sequence_action = QAction("Image folder is a &sequence (follow faces across images)", self,
+                                       checkable=True)
+        self.sequence_action.setChecked(self._bool("images/sequence", False))
+        self.sequence_action.toggled.connect(self._set_sequence)
         self.reconnect_action = QAction("&Reconnect", self)
         self.reconnect_action.setShortcut("Ctrl+Shift+R")
         self.reconnect_action.triggered.connect(self.reconnect)
@@ -256,11 +319,15 @@ class MainWindow(QMainWindow):
         self._fill_model_menu()
 
         view_menu = bar.addMenu("&View")
-        self._action(view_menu, "&Boxes", lambda on: self._set_view("boxes", on), "B", True, self.view.show_boxes)
-        self._action(view_menu, "&Labels", lambda on: self._set_view("labels", on), "L", True, self.view.show_labels)
-        self._action(view_menu, "Probability &bars", lambda on: self._set_view("bars", on), "P", True,
-                     self.view.show_bars)
-        self._action(view_menu, "&Mirror image", lambda on: self._set_view("mirror", on), "M", True, self.view.mirror)
+        self.view_actions = {
+            "boxes": self._action(view_menu, "&Boxes", lambda on: self._set_view("boxes", on), "B", True,
+                                  self.view.show_boxes),
+            "labels": self._action(view_menu, "&Labels", lambda on: self._set_view("labels", on), "L", True,
+                                   self.view.show_labels),
+            "bars": self._action(view_menu, "Probability &bars", lambda on: self._set_view("bars", on), "P", True,
+                                 self.view.show_bars),
+            "mirror": self._action(view_menu, "&Mirror image", lambda on: self._set_view("mirror", on), "M", True,
+                                   self.view.mirror)}
         smoothing_menu = view_menu.addMenu("&Smoothing")
         group = QActionGroup(self)
         self.smoothing_actions = {}
@@ -300,6 +367,10 @@ class MainWindow(QMainWindow):
         self.source_menu.addSeparator()
         self.source_menu.addAction(self.pause_action)
         self.source_menu.addAction(self.reconnect_action)
+        self.source_menu.addSeparator()
+        self.source_menu.addAction(self.previous_image_action)
+        self.source_menu.addAction(self.next_image_action)
+        self.source_menu.addAction(self.sequence_action)
 
     def _fill_model_menu(self) -> None:
         self.model_menu.clear()
@@ -330,18 +401,21 @@ class MainWindow(QMainWindow):
         self.set_source(spec, fallback=fallback)
 
     # ---------------------------------------------------------------- sources
-    def set_source(self, spec: str, fallback: str = "") -> bool:
+    def set_source(self, spec: str, fallback: str = "", start: int = 0) -> bool:
         """Ask the worker for a source; it is shown once it opens (else _on_source_failed says why).
 
-        `fallback`: why this source stands in for the one wanted ('' when the user chose it).
+        `fallback`: why this source stands in for the one wanted ('' when the user chose it); `start`: the image
+        of a folder to show first.
         """
         try:
             source = open_source(spec)
         except (SourceError, OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot open source", str(exc))
             return False
-        if isinstance(source, ImageSource):
-            source.loop = True  # stills stay on screen and follow view changes
+        if isinstance(source, ImageSource):  # each image stays on screen until the user moves on (or a slideshow)
+            source = ImageSource(source.path, loop=self.playback.loop.isChecked(), hold=True,
+                                 interval=self.playback.interval, sequence=self.sequence_action.isChecked(),
+                                 start=start)
         self._pending_fallback = (spec, fallback)
         self.pause_action.setChecked(False)
         self.worker.set_source(source, spec)
@@ -350,6 +424,28 @@ class MainWindow(QMainWindow):
     def reconnect(self) -> None:
         if self.source_spec:
             self.set_source(self.source_spec, fallback=self.source_fallback)
+
+    def step_image(self, delta: int) -> None:
+        """Previous (-1) or next (+1) image of an image folder."""
+        if self.last_place.file is not None:
+            self.worker.go_to_image(step=delta)
+
+    def _set_image_options(self, loop: bool, interval) -> None:
+        self.settings.setValue("images/loop", loop)
+        self.settings.setValue("images/slideshow", self.playback.slideshow.currentText())
+        self.worker.set_image_options(loop, interval)
+        self.playback.show_place(self.last_place)
+
+    def _set_sequence(self, on: bool) -> None:
+        """Separate photos or frames of one scene: the folder is opened again, at the image on screen."""
+        self.settings.setValue("images/sequence", on)
+        if self.last_place.file is not None and self.source_spec:
+            self.set_source(self.source_spec, fallback=self.source_fallback, start=max(0, self.last_place.index))
+
+    def _set_paused(self, paused: bool) -> None:
+        self.worker.set_paused(paused)
+        self.video.set_badge("paused", "❚❚ Paused" if paused else None)
+        self._update_status()
 
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "", VIDEO_FILTER)
@@ -374,6 +470,9 @@ class MainWindow(QMainWindow):
         self.banner_box.hide()
         self.history.clear()
         self.selected_track = None
+        self.history_track = None
+        self.last_place = FramePlace()
+        self.playback.show_place(self.last_place)
         self._update_status()
 
     def _on_source_failed(self, spec: str, error: str) -> None:
@@ -491,10 +590,14 @@ class MainWindow(QMainWindow):
         return max(faces, key=lambda f: f.box.w * f.box.h) if faces else None
 
     def _on_result(self) -> None:
-        result = self.worker.take_result()
-        if result is None:
+        shown = self.worker.take_result()
+        if shown is None:
             return
+        result = shown.result
         self.last_result = result
+        if shown.place != self.last_place:
+            self.last_place = shown.place
+            self.playback.show_place(shown.place)
         self.video.show_frame(bgr_to_qimage(result.annotated), result.faces)
         face = self._shown_face(result.faces)
         if face is None:
@@ -512,27 +615,71 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         result = self.last_result
         source = self.source_name + (f" ({self.source_fallback})" if self.source_fallback else "")
+        if self.last_place.file is not None and self.last_place.count > 1:
+            source += f": {self.last_place.file.name} ({self.last_place.index + 1} of {self.last_place.count})"
         parts = [f"Source: {source}",
                  f"Model: {self.card.name if self.card else '—'}"]
+        if self.pause_action.isChecked():
+            parts.append("Paused")
         if result is not None:
             parts += [f"Faces: {len(result.faces)}", f"{self.worker.fps:.1f} FPS", f"{result.total_ms:.1f} ms/frame"]
-        if self.record_action.isChecked():
-            parts.append("● REC")
         self.status_label.setText("   |   ".join(parts))
 
     # ---------------------------------------------------------------- files
+    def snapshot_folder(self) -> Path:
+        return Path(str(self.settings.value("snapshots/folder", "") or default_snapshot_folder()))
+
     def save_snapshot(self) -> None:
+        """The frame on screen, as a PNG with the time in its name, in the snapshot folder: no questions asked."""
         if self.last_result is None:
             QMessageBox.information(self, "Snapshot", "No frame yet.")
             return
         frame = self.last_result.annotated  # taken now, so the saved frame is the one on screen
-        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", "ferdesk-snapshot.png", "PNG (*.png)")
-        if path and not cv2.imwrite(path, frame):
-            QMessageBox.warning(self, "Snapshot", f"Could not write {path}")
+        folder = self.snapshot_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            QMessageBox.warning(self, "Snapshot", f"Cannot make the snapshot folder {folder}: {exc}. "
+                                "Use File > Save snapshot as… to choose another.")
+            return
+        self._write_snapshot(frame, timestamped_path(folder, "ferdesk", ".png"))
+
+    def save_snapshot_as(self) -> None:
+        """Choose the file; its folder becomes the snapshot folder."""
+        if self.last_result is None:
+            QMessageBox.information(self, "Snapshot", "No frame yet.")
+            return
+        frame = self.last_result.annotated
+        suggested = timestamped_path(self.snapshot_folder(), "ferdesk", ".png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", str(suggested), "PNG (*.png);;JPEG (*.jpg)")
+        if path and self._write_snapshot(frame, Path(path)):
+            self.settings.setValue("snapshots/folder", str(Path(path).parent))
+
+    def _write_snapshot(self, frame: np.ndarray, path: Path) -> bool:
+        ok, data = cv2.imencode(path.suffix or ".png", frame)
+        try:
+            if not ok:
+                raise OSError("cannot encode the image as " + (path.suffix or ".png"))
+            path.write_bytes(data.tobytes())
+        except OSError as exc:
+            QMessageBox.warning(self, "Snapshot", f"Could not write {path}: {exc}")
+            return False
+        self.show_saved(path)
+        return True
+
+    def show_saved(self, path: Path) -> None:
+        """Say where a file went, with a link that opens its folder."""
+        folder = str(path.parent).replace("&", "&amp;").replace('"', "&quot;")
+        shown = str(path).replace("&", "&amp;").replace("<", "&lt;")
+        self.notice.setText(f'Saved {shown} &nbsp;<a href="{folder}">Show in folder</a>')
+        self.notice.setToolTip(str(path))
+        self.notice.show()
+        self.notice_timer.start()
 
     def toggle_recording(self, on: bool) -> None:
         if on:
-            path, _ = QFileDialog.getSaveFileName(self, "Record annotated video", "ferdesk-recording.mp4",
+            suggested = timestamped_path(self.snapshot_folder(), "ferdesk-recording", ".mp4")
+            path, _ = QFileDialog.getSaveFileName(self, "Record annotated video", str(suggested),
                                                   "MP4 video (*.mp4);;AVI video (*.avi)")
             if not path:
                 self.record_action.blockSignals(True)
@@ -550,8 +697,22 @@ class MainWindow(QMainWindow):
         self.record_action.blockSignals(True)
         self.record_action.setChecked(recording)
         self.record_action.blockSignals(False)
-        self.statusBar().showMessage(f"Recording to {detail}" if recording else f"Saved {detail}", 5000)
+        if recording:
+            self.rec_timer.start()
+            self.rec_label.setToolTip(f"Recording to {detail}")
+        else:
+            self.rec_timer.stop()
+            if detail and not detail.startswith("cannot"):
+                self.show_saved(Path(detail))
+        self._show_recording_time()
         self._update_status()
+
+    def _show_recording_time(self) -> None:
+        recording = self.record_action.isChecked()
+        text = f"● REC {clock(self.worker.recording_seconds)}" if recording else None
+        self.rec_label.setVisible(recording)
+        self.rec_label.setText(text or "")
+        self.video.set_badge("rec", text, REC_COLOR)
 
     def export_log(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export face log", "ferdesk-log.csv", "CSV (*.csv);;JSON (*.json)")
@@ -564,6 +725,7 @@ class MainWindow(QMainWindow):
         attribute = {"boxes": "show_boxes", "labels": "show_labels", "bars": "show_bars", "mirror": "mirror"}[key]
         setattr(self.view, attribute, bool(on))
         self.settings.setValue(f"view/{key}", bool(on))
+        self.worker.redraw()  # paused, or an image held on screen: no new frame would show the change
 
     def set_detector_mode(self, mode: str) -> None:
         self.detector_mode = mode

@@ -36,6 +36,7 @@ class VideoView(QWidget):
         self.image: QImage | None = None
         self.faces = []
         self.message = "Loading…"
+        self.badges: dict[str, tuple[str, QColor]] = {}  # states drawn in the top-right corner (Paused, REC)
 
     def show_frame(self, image: QImage, faces) -> None:
         self.image, self.faces, self.message = image, faces, ""
@@ -43,6 +44,14 @@ class VideoView(QWidget):
 
     def show_message(self, text: str) -> None:
         self.message = text
+        self.update()
+
+    def set_badge(self, key: str, text: str | None, color: QColor | None = None) -> None:
+        """Show (or with None, remove) a state over the video; never part of the frame that is saved."""
+        if text is None:
+            self.badges.pop(key, None)
+        else:
+            self.badges[key] = (text, color or QColor(235, 235, 235))
         self.update()
 
     def target_rect(self) -> QRectF:
@@ -68,6 +77,19 @@ class VideoView(QWidget):
                 box = QRectF(0, self.height() - 60, self.width(), 60)
                 painter.fillRect(box, QColor(0, 0, 0, 170))
             painter.drawText(box, Qt.AlignCenter | Qt.TextWordWrap, self.message)
+        if self.badges:
+            font = QFont(self.font())
+            font.setPointSize(12)
+            font.setBold(True)
+            painter.setFont(font)
+            right = self.width() - 10.0
+            for text, color in self.badges.values():
+                width = painter.fontMetrics().horizontalAdvance(text) + 16
+                box = QRectF(right - width, 10, width, 26)
+                painter.fillRect(box, QColor(0, 0, 0, 180))
+                painter.setPen(color)
+                painter.drawText(box, Qt.AlignCenter, text)
+                right -= width + 8
         painter.end()
 
     def mousePressEvent(self, event) -> None:

@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -20,8 +21,21 @@ import numpy as np
 from PyQt5.QtCore import QThread, pyqtSignal
 
 from ferdesk.model_card import ModelFolderError
-from ferdesk.pipeline import EmotionPipeline, ViewOptions
-from ferdesk.sources import FrameSource, LatestFrameGrabber, SourceError, check_source
+from ferdesk.overlay import draw_overlay
+from ferdesk.pipeline import EmotionPipeline, FrameResult, ViewOptions
+from ferdesk.preprocess import Box
+from ferdesk.sources import FrameSource, FramePlace, ImageSource, LatestFrameGrabber, SourceError, check_source
+
+MAX_RECORDING_GAP_S = 10.0  # a longer stall (e.g. a suspended laptop) is not written out as a frozen frame
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A result as the GUI gets it: the analysed frame and where it lies in its source."""
+
+    result: FrameResult
+    place: FramePlace
+    mirrored: bool  # whether result.frame was mirrored (the view option when it was analysed)
 
 
 class PipelineWorker(QThread):
@@ -57,6 +71,12 @@ class PipelineWorker(QThread):
         self._writer: cv2.VideoWriter | None = None
         self._record_path: Path | None = None
         self._record_size: tuple[int, int] = (0, 0)
+        self._record_fps = 30.0
+        self._record_origin = 0.0  # time.monotonic() when the clip began (moved on past long stalls)
+        self._record_last: tuple[np.ndarray, float] | None = None  # the frame written last, and when it was grabbed
+        self.frames_written = 0  # frames in the clip being recorded
+        self._last_frame: np.ndarray | None = None  # the last frame analysed: a held image is not analysed again
+        self._shown: Shown | None = None  # the last result offered, kept to redraw it
         self._frame_times: deque[float] = deque(maxlen=30)
         self.frames_processed = 0  # frames through the pipeline (the source may deliver more: stale ones are dropped)
         self.on_result: Callable | None = None  # called on this thread for every result (session log)
@@ -65,7 +85,7 @@ class PipelineWorker(QThread):
     def submit(self, command: Callable[[], None]) -> None:
         self._commands.put(command)
 
-    def take_result(self):
+    def take_result(self) -> Shown | None:
         with self._result_lock:
             result, self._result = self._result, None
             return result
@@ -73,6 +93,11 @@ class PipelineWorker(QThread):
     def stop(self) -> None:
         self._stop.set()
         self.wait(5000)
+
+    @property
+    def recording_seconds(self) -> float:
+        """How long the clip being recorded plays (it is written at the source's real rate)."""
+        return self.frames_written / self._record_fps if self._writer is not None else 0.0
 
     @property
     def fps(self) -> float:
@@ -93,8 +118,8 @@ class PipelineWorker(QThread):
             self._grabber = LatestFrameGrabber(source, on_state=self._emit_state).start()
             self._last_index = -1  # frame indices restart with each source
             self._paused = False
-            if self.pipeline is not None:
-                self.pipeline.tracker.reset()
+            self._last_frame = None
+            self._forget_faces()
             self._frame_times.clear()
             self.source_changed.emit(source.name, spec or source.name)
 
@@ -105,9 +130,53 @@ class PipelineWorker(QThread):
         error = grabber.error if grabber is not None and state in ("retrying", "ended") else None
         self.source_state.emit(state, str(error) if error else "")
 
+    def _forget_faces(self) -> None:
+        """A new source, or a photo unrelated to the last: no tracks, smoothing or detector state carried over,
+        and faces numbered from 1 again."""
+        if self.pipeline is not None:
+            self.pipeline.reset()
+            self.pipeline.tracker.reset(restart_ids=True)
+
     def set_paused(self, paused: bool) -> None:
         def command():
             self._paused = paused
+
+        self.submit(command)
+
+    def redraw(self) -> None:
+        """Draw the last result again with the current view options: while paused, or on a held image, no new
+        frame would show a change of the View menu."""
+        def command():
+            shown = self._shown
+            if shown is None:
+                return
+            result, mirrored = shown.result, shown.mirrored
+            frame, faces = result.frame, result.faces
+            if self.view.mirror != mirrored:
+                frame, width = np.ascontiguousarray(frame[:, ::-1]), frame.shape[1]
+                faces = [replace(f, box=Box(width - f.box.x - f.box.w, f.box.y, f.box.w, f.box.h)) for f in faces]
+            annotated = draw_overlay(frame, faces, result.labels, self.view.show_boxes, self.view.show_labels,
+                                     self.view.show_bars)
+            self._offer(Shown(replace(result, frame=frame, faces=faces, annotated=annotated), shown.place,
+                              self.view.mirror))
+
+        self.submit(command)
+
+    def go_to_image(self, index: int | None = None, step: int = 0) -> None:
+        """Show image `index` of a held image folder, or the one `step` images on from the one on screen."""
+        def command():
+            source = self._grabber.source if self._grabber is not None else None
+            if isinstance(source, ImageSource):
+                source.go_to(source.index + step if index is None else index)
+
+        self.submit(command)
+
+    def set_image_options(self, loop: bool, interval: float | None) -> None:
+        """Whether next/slideshow go round from the last image to the first, and the slideshow's seconds per image."""
+        def command():
+            source = self._grabber.source if self._grabber is not None else None
+            if isinstance(source, ImageSource):
+                source.loop, source.interval = loop, interval
 
         self.submit(command)
 
@@ -150,6 +219,7 @@ class PipelineWorker(QThread):
         def command():
             self._record_path = Path(path)
             self._writer = None  # opened on the next frame, when its size is known
+            self.frames_written = 0
             self.recording_changed.emit(True, str(path))
 
         self.submit(command)
@@ -157,6 +227,8 @@ class PipelineWorker(QThread):
     def stop_recording(self) -> None:
         def command():
             if self._writer is not None:
+                if self._record_last is not None:  # the last frame stayed on screen until now
+                    self._write_until(self._record_last[0], time.monotonic())
                 self._writer.release()
             path, self._writer, self._record_path = self._record_path, None, None
             self.recording_changed.emit(False, str(path or ""))
@@ -194,18 +266,29 @@ class PipelineWorker(QThread):
                     time.sleep(0.05)
                 continue
             self._last_index = grabbed.index
+            if grabbed.frame is self._last_frame:  # an image held on screen: analysed once is enough
+                continue
+            source = grabber.source
+            if isinstance(source, ImageSource) and not source.sequence:
+                self._forget_faces()  # separate photos: each stands alone
+            self._last_frame = grabbed.frame
+            mirrored = self.view.mirror
             result = self.pipeline.process(grabbed.frame, grabbed.timestamp, grabbed.index)
             self._frame_times.append(time.monotonic())
             self.frames_processed += 1
-            self._record(result.annotated, grabber)
+            self._record(result.annotated, grabber, grabbed.captured_at)
             if self.on_result is not None:
                 self.on_result(result)
-            with self._result_lock:
-                fresh = self._result is None
-                self._result = result
-            if fresh:
-                self.result_ready.emit()
+            self._offer(Shown(result, grabbed.place, mirrored))
         self._shutdown()
+
+    def _offer(self, shown: Shown) -> None:
+        self._shown = shown
+        with self._result_lock:
+            fresh = self._result is None
+            self._result = shown
+        if fresh:
+            self.result_ready.emit()
 
     def _run_commands(self) -> None:
         while True:
@@ -215,21 +298,38 @@ class PipelineWorker(QThread):
                 return
             command()
 
-    def _record(self, frame: np.ndarray, grabber: LatestFrameGrabber) -> None:
+    def _record(self, frame: np.ndarray, grabber: LatestFrameGrabber, grabbed_at: float) -> None:
+        """Write the frame as often as the time it stayed on screen asks: the pipeline keeps up with fewer frames
+        than the source gives, and the clip must still play at the real rate (time.monotonic(), as the user saw)."""
         if self._record_path is None:
             return
         if self._writer is None:
-            fps = grabber.source.fps or self.fps or 15.0
+            fps = grabber.source.fps if grabber.source.fps and not isinstance(grabber.source, ImageSource) else 30.0
+            self._record_fps = float(min(fps, 60.0))
             fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self._record_path.suffix.lower() == ".avi" else "mp4v"))
             self._record_size = (frame.shape[1], frame.shape[0])
-            self._writer = cv2.VideoWriter(str(self._record_path), fourcc, float(fps), self._record_size)
+            self._writer = cv2.VideoWriter(str(self._record_path), fourcc, self._record_fps, self._record_size)
             if not self._writer.isOpened():
                 path, self._writer, self._record_path = self._record_path, None, None
                 self.recording_changed.emit(False, f"cannot write video to {path}")
                 return
+            self._record_origin, self.frames_written, self._record_last = grabbed_at, 0, None
         if (frame.shape[1], frame.shape[0]) != self._record_size:  # the source changed mid-recording
             frame = cv2.resize(frame, self._record_size)
+        if self._record_last is not None:  # the frame before stayed on screen until this one came
+            if grabbed_at - self._record_last[1] > MAX_RECORDING_GAP_S:  # e.g. a suspended laptop: not written out
+                self._record_origin = grabbed_at - self.frames_written / self._record_fps
+            self._write_until(self._record_last[0], grabbed_at)
         self._writer.write(frame)
+        self.frames_written += 1
+        self._record_last = (frame, grabbed_at)
+
+    def _write_until(self, frame: np.ndarray, moment: float) -> None:
+        """Repeat `frame` until the clip reaches `moment` (time.monotonic())."""
+        due = int((moment - self._record_origin) * self._record_fps)
+        for _ in range(due - self.frames_written):
+            self._writer.write(frame)
+            self.frames_written += 1
 
     def _shutdown(self) -> None:
         self._run_commands()
