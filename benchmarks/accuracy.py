@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ferdesk.model_card import ModelFolderError, read_card  # noqa: E402
+from ferdesk.model_card import ModelFolderError, load_keras_model, read_card  # noqa: E402
 from ferdesk.paths import MODELS_DIR  # noqa: E402
 from training.evaluate import evaluate  # noqa: E402
+from machine import cpu_info, describe  # noqa: E402
+from training.models import multiply_adds  # noqa: E402
 
 
 def shipped_models() -> list[Path]:
@@ -46,11 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         p.error("no dataset: pass --data or set FERDESK_DATA")
     models = [Path(m) for m in args.model] if args.model else shipped_models()
     datasets = [(Path(args.data), args.usage)] + [(Path(e), "test") for e in args.extra]
+    print(describe(cpu_info()) + " (accuracy does not depend on it; the cost column is per face, any CPU)")
     rows = []
     for model in models:
+        card, keras_model = load_keras_model(model)
+        passes = 2 if card.training.get("flip_average") else 1
+        cost = {"multiply_adds": multiply_adds(keras_model) * passes, "parameters": int(keras_model.count_params())}
         for data, usage in datasets:
             metrics = evaluate(model, data, usage, backend="tflite")
-            rows.append({"model": model.name, "labels": metrics["labels"], "data": data.name, "usage": usage,
+            rows.append({"model": model.name, **cost, "labels": metrics["labels"], "data": data.name, "usage": usage,
                          "n": metrics["n"], "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
                          "per_class_recall": metrics["per_class_recall"]})
     if args.peer_json:
@@ -61,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                      "per_class_recall": peer["per_class_recall"], "source": peer["model"]})
     else:
         print("note: no --peer-json; run benchmarks/fer_accuracy.py in fer's own venv to compare with fer")
-    header = f"{'model':<22}{'data':<22}{'usage':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}  per-class recall"
+    header = (f"{'model':<22}{'MACs/face':>10}{'data':<22}{'usage':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}"
+              "  per-class recall")
     print(header)
     print("-" * len(header))
     for r in rows:
         recall = ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_recall"].items())
-        print(f"{r['model']:<22}{r['data']:<22}{r['usage']:<12}{r['n']:>7}{r['accuracy']:>10.4f}"
+        macs = f"{r['multiply_adds'] / 1e6:.0f}M " if "multiply_adds" in r else "? "
+        print(f"{r['model']:<22}{macs:>10}{r['data']:<22}{r['usage']:<12}{r['n']:>7}{r['accuracy']:>10.4f}"
               f"{r['macro_f1']:>10.4f}  {recall}")
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

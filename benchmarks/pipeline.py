@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # fer_peer.py beside t
 from ferdesk.pipeline import DEFAULT_MODEL, STAGES, EmotionPipeline  # noqa: E402
 from ferdesk.sources import demo_faces  # noqa: E402
 from fer_peer import stats, time_detect_emotions  # noqa: E402
+from machine import cpu_info, describe  # noqa: E402
 
 SIZE = (640, 480)
 SCENES = {"1face": 1, "5faces": 5}
@@ -200,20 +201,16 @@ def compare(scene: str, ours: dict, fer: dict, origin: str) -> dict:
 
 
 def system_info() -> dict:
-    info = {"python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "opencv": cv2.__version__, "numpy": np.__version__}
-    try:
-        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        pass
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
+    return {**cpu_info(), "opencv": cv2.__version__, "numpy": np.__version__}
+
+
+def model_cost(folder: str) -> dict:
+    """Multiply-adds and parameters per face pass, the machine-independent cost beside the times."""
+    from ferdesk.model_card import load_keras_model
+    from training.models import multiply_adds
+
+    _, model = load_keras_model(folder)
+    return {"multiply_adds_per_pass": multiply_adds(model), "parameters": int(model.count_params())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"cannot read --peer-json {args.peer_json}: {exc}")
 
     info = system_info()
-    print(f"CPU: {info.get('cpu', '?')} ({info['cpu_count']} cores), load average {info.get('load_average', '?')}")
+    print(describe(info))
     report: dict = {"system": info, "model": args.model, "frame_size": list(SIZE), "warmup": args.warmup,
                     "targets": {"end_to_end_median_ms_1face": TARGET_MEDIAN_MS, "speedup_vs_fer": TARGET_SPEEDUP},
                     "scenes": {}}
@@ -260,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
               f"flip averaging {'on (2 passes per face)' if flip else 'off'}")
         report["model_name"] = card.name
         report["flip_average"] = flip
+        report["model_cost"] = cost = model_cost(args.model)
+        print(f"classifier cost per face: {cost['multiply_adds_per_pass'] * (2 if flip else 1) / 1e6:.0f}M multiply-adds, "
+              f"{cost['parameters'] / 1e6:.2f}M parameters")
         for scene, n_faces in SCENES.items():
             frames = make_frames(n_faces, args.frames)
             if args.save_frames:

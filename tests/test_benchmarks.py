@@ -52,6 +52,33 @@ def test_pipeline_benchmark_finds_every_face_and_compares_with_fer(tmp_path, cap
         assert fer["speedup_same_work_median"] >= fer["speedup_median"]
     assert report["peer"]["fer"] == peer["fer"]
     assert "faster end to end" in printed and "on the same work" in printed
+    # The CPU class and the machine-independent cost sit beside every time.
+    assert report["system"]["cpu"] in printed and "cores" in printed
+    assert report["model_cost"]["multiply_adds_per_pass"] > 0 and "multiply-adds" in printed
+
+
+def test_classifier_benchmark_prices_every_model_in_time_and_multiply_adds(tmp_path, capsys):
+    from ferdesk.model_card import load_keras_model
+    from training.models import multiply_adds
+
+    bench = load_script("classifier")
+    out = tmp_path / "classifier.json"
+    models = [MODELS_DIR / "study-sad-surprise", MODELS_DIR / "default"]
+    assert bench.main(["--model", *map(str, models), "--repeats", "3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    printed = capsys.readouterr().out
+    assert report["system"]["cpu"] in printed
+    assert [row["model"] for row in report["models"]] == list(map(str, models))
+    for row in report["models"]:
+        _, model = load_keras_model(row["model"])
+        assert row["multiply_adds"] == multiply_adds(model) * row["passes_per_face"]
+        for n in (1, 5):
+            figures = row[f"{n}_faces"]
+            assert 0 < figures["min_ms"] <= figures["median_ms"] <= figures["p95_ms"]
+            assert figures["ms_per_face"] == pytest.approx(figures["median_ms"] / n, abs=0.002)
+    # The default ensemble is two cnn_wide networks: about 4.5x the study model's cnn_medium per face.
+    default, study = report["models"][1], report["models"][0]
+    assert 4.0 < default["multiply_adds"] / study["multiply_adds"] < 5.0
 
 
 def read_sample(usage: str) -> tuple[np.ndarray, np.ndarray]:

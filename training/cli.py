@@ -18,6 +18,20 @@ def default_data() -> str | None:
     return os.environ.get("FERDESK_DATA")
 
 
+def _distill_temperature(text: str) -> float:
+    value = float(text)
+    if not 1.0 <= value <= 20.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a temperature from 1 to 20")
+    return value
+
+
+def _unit_fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: X)" only where the help text does not say the default itself and X is a value."""
 
@@ -66,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="back up every CNN fit each epoch under DIR; the same command run again resumes from there")
     p.add_argument("--init-from", default=None, metavar="MODEL_DIR",
                    help="fine-tune: start from this model folder's weights (same --models and emotions)")
+    p.add_argument("--teacher", action="append", default=[], metavar="MODEL_DIR",
+                   help="distil: the CNNs also learn each face's probabilities from this model folder (repeat the flag "
+                        "for several teachers, averaged); the teacher must classify every emotion of the run")
+    p.add_argument("--temperature", type=_distill_temperature, default=2.0,
+                   help="distillation temperature (>= 1): higher softens teacher and student more")
+    p.add_argument("--distill-weight", type=_unit_fraction, default=0.7,
+                   help="share of the teacher term in the loss, 0-1 (the rest is cross-entropy with the labels)")
     p.add_argument("--progress", choices=("bar", "json", "quiet"), default="bar",
                    help="progress bars, JSON lines (for programs) or nothing")
     return p
@@ -100,6 +121,10 @@ def _main(argv: list[str] | None) -> int:
             from training.fit import check_init_from
 
             check_init_from(args.init_from, models, emotions)
+        if args.teacher:
+            from training.distill import check_teachers
+
+            check_teachers(args.teacher, emotions if args.emotions else [])  # the data decides otherwise
     except ValueError as exc:
         print(f"ferdesk-train: error: {exc}", file=sys.stderr)
         return 2
@@ -126,7 +151,9 @@ def _main(argv: list[str] | None) -> int:
                         patience=args.patience, class_weighting=args.class_weights, augment=not args.no_augment,
                         strong_augment=args.strong_augment,
                         bf16=args.bf16, flip_average=args.flip_average, seed=args.seed,
-                        checkpoint_dir=args.checkpoints, init_from=args.init_from),
+                        checkpoint_dir=args.checkpoints, init_from=args.init_from,
+                        teachers=tuple(args.teacher), temperature=args.temperature,
+                        distill_weight=args.distill_weight),
     )
     progress = Progress(args.progress)
     try:

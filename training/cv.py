@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
-from training.fit import FitSettings, fit_model, predict_proba
-from training.metrics import classification_metrics
+from training.fit import FitSettings, fit_model
 from training.progress import Progress
 
 VALIDATION_FRACTION = 0.1
@@ -37,30 +36,24 @@ def carve_validation(indices: np.ndarray, labels: np.ndarray, seed: int) -> tupl
 
 
 def fit_on(name: str, images: np.ndarray, labels: np.ndarray, indices: np.ndarray, n_classes: int,
-           settings: FitSettings, progress: Progress, stage: str, fold: int, folds: int):
+           settings: FitSettings, progress: Progress, stage: str, fold: int, folds: int,
+           soft: np.ndarray | None = None):
+    """Fit on `indices`; `soft` (teacher probabilities for every face, or None) makes it a distillation fit."""
     fit_idx, val_idx = carve_validation(indices, labels, settings.seed + fold)
-    return fit_model(name, n_classes, (images[fit_idx], labels[fit_idx]), (images[val_idx], labels[val_idx]),
-                     settings, progress, stage, fold, folds)
+    train, val = (images[fit_idx], labels[fit_idx]), (images[val_idx], labels[val_idx])
+    if soft is not None:
+        train, val = (*train, soft[fit_idx]), (*val, soft[val_idx])
+    return fit_model(name, n_classes, train, val, settings, progress, stage, fold, folds)
 
 
-def cross_validate(name: str, images: np.ndarray, labels: np.ndarray, emotions: list[str],
-                   splits: list, settings: FitSettings, progress: Progress) -> dict:
-    """Per-fold accuracy and macro-F1 of one model, with their mean and std, time and throughput."""
-    accuracies, f1s, seconds, speeds, epochs = [], [], [], [], []
-    for fold, (train_idx, test_idx) in enumerate(splits, start=1):
-        result = fit_on(name, images, labels, train_idx, len(emotions), settings, progress, "cv", fold, len(splits))
-        proba = predict_proba(result.model, images[test_idx], settings.flip_average)
-        metrics = classification_metrics(labels[test_idx], proba, emotions)
-        accuracies.append(metrics["accuracy"])
-        f1s.append(metrics["macro_f1"])
-        seconds.append(result.seconds)
-        speeds.append(result.images_per_second)
-        epochs.append(result.epochs_run)
-        progress.fit_done(name, "cv", fold, len(splits), accuracy=metrics["accuracy"], macro_f1=metrics["macro_f1"])
-    if not splits:
+def summarize_folds(outcomes: list) -> dict:
+    """Per-fold accuracy and macro-F1 of one model (fold outcomes in fold order), their mean and std, time, speed."""
+    if not outcomes:
         return {"fold_accuracy": [], "fold_macro_f1": [], "accuracy_mean": None, "accuracy_std": None,
                 "macro_f1_mean": None, "macro_f1_std": None, "fold_epochs": [], "train_seconds": 0.0,
                 "images_per_second": None}
+    accuracies = [o.scores["accuracy"] for o in outcomes]
+    f1s = [o.scores["macro_f1"] for o in outcomes]
     return {
         "fold_accuracy": accuracies,
         "fold_macro_f1": f1s,
@@ -68,7 +61,7 @@ def cross_validate(name: str, images: np.ndarray, labels: np.ndarray, emotions: 
         "accuracy_std": float(np.std(accuracies)),
         "macro_f1_mean": float(np.mean(f1s)),
         "macro_f1_std": float(np.std(f1s)),
-        "fold_epochs": epochs,
-        "train_seconds": float(np.sum(seconds)),
-        "images_per_second": float(np.mean(speeds)),
+        "fold_epochs": [o.epochs_run for o in outcomes],
+        "train_seconds": float(np.sum([o.seconds for o in outcomes])),
+        "images_per_second": float(np.mean([o.images_per_second for o in outcomes])),
     }

@@ -37,6 +37,9 @@ class FitSettings:
     seed: int = 0
     checkpoint_dir: str | None = None  # per-epoch backups: a killed run started again resumes where it stopped
     init_from: str | None = None  # model folder whose weights start the CNN fit (fine-tuning); same net and labels
+    teachers: tuple[str, ...] = ()  # model folders whose soft targets the CNN also learns from (distillation)
+    temperature: float = 2.0  # softens teacher and student alike in the distillation term
+    distill_weight: float = 0.7  # share of the distillation term in the loss; the rest uses the true labels
 
 
 @dataclass
@@ -53,12 +56,13 @@ PREFETCH_BATCHES = 2
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
-                 shuffle: bool = False, augment: bool = False, seed: int = 0, strong_augment: bool = False):
+                 shuffle: bool = False, augment: bool = False, seed: int = 0, strong_augment: bool = False,
+                 soft: np.ndarray | None = None):
     """A cached, prefetched tf.data pipeline over uint8 faces; augmentation runs batched, after the cache."""
     import tensorflow as tf
 
     x = to_model_input(images)
-    y = _one_hot(labels, n_classes)
+    y = fit_targets(labels, n_classes, soft)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -83,16 +87,35 @@ def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[labels]
 
 
+def fit_targets(labels: np.ndarray, n_classes: int, soft: np.ndarray | None = None) -> np.ndarray:
+    """One-hot labels, or [one-hot | teacher probabilities] when distilling (training.distill unpacks them)."""
+    one_hot = _one_hot(labels, n_classes)
+    return one_hot if soft is None else np.concatenate([one_hot, soft.astype(np.float32)], axis=1)
+
+
 def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings) -> dict:
-    """model.fit's data arguments for this backend."""
+    """model.fit's data arguments for this backend; train and val are (images, labels[, soft targets])."""
+    train_soft, val_soft = (train[2] if len(train) > 2 else None), (val[2] if len(val) > 2 else None)
     if uses_tf_data():
-        return {"x": make_dataset(*train, n_classes, settings.batch_size, shuffle=True, augment=settings.augment,
-                                  seed=settings.seed, strong_augment=settings.strong_augment),
-                "validation_data": make_dataset(*val, n_classes, 256)}
-    x = host_batches(to_model_input(train[0]), _one_hot(train[1], n_classes), settings.batch_size, settings.seed,
-                     settings.strong_augment, settings.augment)
-    return {"x": x, "validation_data": (to_model_input(val[0]), _one_hot(val[1], n_classes)),
+        return {"x": make_dataset(train[0], train[1], n_classes, settings.batch_size, shuffle=True,
+                                  augment=settings.augment, seed=settings.seed,
+                                  strong_augment=settings.strong_augment, soft=train_soft),
+                "validation_data": make_dataset(val[0], val[1], n_classes, 256, soft=val_soft)}
+    x = host_batches(to_model_input(train[0]), fit_targets(train[1], n_classes, train_soft), settings.batch_size,
+                     settings.seed, settings.strong_augment, settings.augment)
+    return {"x": x, "validation_data": (to_model_input(val[0]), fit_targets(val[1], n_classes, val_soft)),
             "validation_batch_size": 256}
+
+
+def _loss_and_metrics(n_classes: int, settings: FitSettings, distilling: bool):
+    import keras
+
+    if not distilling:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing), ["accuracy"]
+    from training.distill import distillation_loss, hard_label_accuracy
+
+    loss = distillation_loss(n_classes, settings.temperature, settings.distill_weight, settings.label_smoothing)
+    return loss, [hard_label_accuracy(n_classes)]
 
 
 def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) -> None:
@@ -154,11 +177,9 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
             model.set_weights(starting_weights(settings.init_from))
         steps = int(np.ceil(len(train[1]) / settings.batch_size)) * settings.epochs
         schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, max(1, steps), alpha=0.05)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
-            metrics=["accuracy"],
-        )
+        distilling = len(train) > 2
+        loss, metrics = _loss_and_metrics(n_classes, settings, distilling)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=metrics)
         inputs = _fit_inputs(train, val, n_classes, settings)
         weights = None
         if settings.class_weighting:
@@ -167,7 +188,7 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
             weights = class_weights(train[1], n_classes)
         callbacks = [
             interrupts.stop_fit_callback(),
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=settings.patience,
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=settings.patience,
                                           restore_best_weights=True),
             _progress_callback(progress, name, stage, fold, folds, settings.epochs),
         ]
@@ -187,7 +208,7 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         keras.mixed_precision.set_global_policy("float32")
     epochs_fitted = len(history.epoch)  # this process only; a resumed fit starts past epoch 0
     epochs_run = history.epoch[-1] + 1 if history.epoch else 0
-    if settings.bf16:  # rebuild in float32 so exported models run plain float32 kernels
+    if settings.bf16 or distilling:  # rebuild: float32 kernels, and no training-only loss in the saved file
         exported = build_cnn(name, n_classes)
         exported.set_weights(model.get_weights())
         model = exported
@@ -220,7 +241,7 @@ def fit_logreg(n_classes: int, train: tuple, settings: FitSettings, progress: Pr
 def fit_model(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSettings,
               progress: Progress, stage: str = "cv", fold: int = 0, folds: int = 0) -> FitResult:
     """Fit the baseline on train+val (it needs no early stopping) or a CNN on train with val for early stopping."""
-    if name == BASELINE:
+    if name == BASELINE:  # the baseline learns from the labels only, even when teachers are given
         both = (np.concatenate([train[0], val[0]]), np.concatenate([train[1], val[1]]))
         return fit_logreg(n_classes, both, settings, progress, stage, fold, folds)
     return fit_cnn(name, n_classes, train, val, settings, progress, stage, fold, folds)

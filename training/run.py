@@ -19,12 +19,13 @@ from sklearn.model_selection import train_test_split
 
 from ferdesk.model_card import ModelCard, read_card, write_card
 from ferdesk.preprocess import preprocessing_spec
-from training.cv import cross_validate, cv_splits, fit_on
+from training.cv import cv_splits, summarize_folds
 from training.data import TRAIN_USAGE, Dataset, check_emotions, describe, imbalance_ratio, load_dataset
+from training.engine import FitJob, FitOutcome, InProcessEngine, TrainingData, plan_fits
 from training.export import score_exported_tflite, write_model_folder
 from training.fit import FitSettings, check_init_from, predict_proba
 from training.metrics import classification_metrics
-from training.models import BASELINE, logreg_parameters, trainable_parameters
+from training.models import BASELINE, logreg_parameters, multiply_adds, trainable_parameters
 from training.progress import Progress
 from training.report import write_report
 
@@ -43,9 +44,11 @@ class RunConfig:
     quantize: bool = True
     command: str = ""
     fit: FitSettings = None
+    engine: object = None  # runs the fits: InProcessEngine (default) or training.engine_ray.RayEngine
 
     def __post_init__(self):
         self.fit = self.fit or FitSettings()
+        self.engine = self.engine or InProcessEngine()
 
 
 def machine_description() -> str:
@@ -137,11 +140,30 @@ def model_lineage(card: ModelCard) -> dict:
             "data_sha256": card.data.get("sha256"), "test_accuracy": card.metrics.get("test_accuracy")}
 
 
-def run_training(config: RunConfig, progress: Progress) -> dict:
-    start = time.perf_counter()
-    if config.folds == 0 and len(config.models) > 1:
-        raise ValueError("without cross-validation (--folds 0) there is nothing to choose between: train one model")
-    check_output(config.out, config.overwrite)
+def teacher_targets(config: RunConfig, emotions: list[str], x_train: np.ndarray, progress: Progress):
+    """The teachers' lineage records and their soft targets on the training faces, or ([], None) without teachers."""
+    if not config.fit.teachers:
+        return [], None
+    from training.distill import check_teachers, soft_targets
+
+    records = check_teachers(list(config.fit.teachers), emotions)
+    cache = Path(config.fit.checkpoint_dir) / "soft-targets" if config.fit.checkpoint_dir else None
+    return records, soft_targets(records, x_train, emotions, cache, progress)
+
+
+@dataclass
+class RunData:
+    """A run's data once loaded and checked: what every fit reads, and the held-back test faces."""
+
+    dataset: Dataset
+    train: TrainingData
+    x_test: np.ndarray
+    y_test: np.ndarray
+    test_name: str
+    teachers: list  # the teachers' lineage records when distilling
+
+
+def load_run_data(config: RunConfig, progress: Progress) -> RunData:
     dataset = load_dataset(config.data, config.emotions, config.skip_bad)
     dataset, notes = check_emotions(dataset, config.emotions is not None, config.test_usage, config.folds)
     progress.message(describe(dataset))
@@ -152,31 +174,57 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
         check_init_from(config.fit.init_from, config.models, emotions)
     train_idx, test_idx, test_name = train_test_split_of(dataset, config.test_usage, config.fit.seed)
     x_train, y_train = dataset.images[train_idx], dataset.labels[train_idx]
-    x_test, y_test = dataset.images[test_idx], dataset.labels[test_idx]
     splits = cv_splits(y_train, config.folds, config.repeats, config.fit.seed)
+    teachers, soft_train = teacher_targets(config, emotions, x_train, progress)
+    return RunData(dataset, TrainingData(x_train, y_train, emotions, splits, soft_train),
+                   dataset.images[test_idx], dataset.labels[test_idx], test_name, teachers)
+
+
+def model_result(name: str, folds: list[FitOutcome], final: FitOutcome, test: dict, n_classes: int,
+                 progress: Progress) -> dict:
+    """A model's entry in the report, from its fold fits, its final fit and that fit's test scores."""
+    cv = summarize_folds(folds)
+    cv_text = f"CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, " if folds else ""
+    progress.message(f"{name}: {cv_text}test accuracy {test['accuracy']:.4f}")
+    params = logreg_parameters(n_classes) if name == BASELINE else trainable_parameters(final.model)
+    return {
+        "name": name, "parameters": params, "multiply_adds": multiply_adds(final.model),
+        "cv": cv, "test": test,
+        "final_epochs": final.epochs_run,
+        "train_seconds": cv["train_seconds"] + final.seconds,
+        "images_per_second": cv["images_per_second"] or final.images_per_second,
+    }
+
+
+def run_training(config: RunConfig, progress: Progress) -> dict:
+    start = time.perf_counter()
+    if config.folds == 0 and len(config.models) > 1:
+        raise ValueError("without cross-validation (--folds 0) there is nothing to choose between: train one model")
+    check_output(config.out, config.overwrite)
+    data = load_run_data(config, progress)
+    dataset, emotions, teachers, test_name = data.dataset, data.train.emotions, data.teachers, data.test_name
+    x_test, y_test, y_train = data.x_test, data.y_test, data.train.labels
     staging = prepare_output(config.out, config.overwrite)
     try:
-        results, finals, histories = [], {}, {}
-        for name in config.models:
-            if splits:
-                progress.message(f"== {name}: {config.folds}-fold cross-validation x {config.repeats}")
-            cv = cross_validate(name, x_train, y_train, emotions, splits, config.fit, progress)
-            final = fit_on(name, x_train, y_train, np.arange(len(y_train)), len(emotions), config.fit,
-                           progress, "final", 0, 0)
-            proba = predict_proba(final.model, x_test, config.fit.flip_average)
-            test = classification_metrics(y_test, proba, emotions)
-            progress.fit_done(name, "final", 0, 0, test_accuracy=test["accuracy"], test_macro_f1=test["macro_f1"])
-            cv_text = f"CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, " if splits else ""
-            progress.message(f"{name}: {cv_text}test accuracy {test['accuracy']:.4f}")
-            params = logreg_parameters(len(emotions)) if name == BASELINE else trainable_parameters(final.model)
-            results.append({
-                "name": name, "parameters": params, "cv": cv, "test": test,
-                "final_epochs": final.epochs_run,
-                "train_seconds": cv["train_seconds"] + final.seconds,
-                "images_per_second": cv["images_per_second"] or final.images_per_second,
-            })
-            finals[name] = final.model
-            histories[name] = final.history
+        jobs = plan_fits(config.models, len(data.train.splits))
+        outcomes, tests, by_model = {}, {}, {}
+        # Engines hand back fits as they finish (in any order on Ray); a model is summed up once all of its are in.
+        for outcome in config.engine.run(jobs, data.train, config.fit, progress):
+            job = outcome.job
+            outcomes[job] = outcome
+            if job.stage == "final":
+                proba = predict_proba(outcome.model, x_test, config.fit.flip_average)
+                tests[job.model] = test = classification_metrics(y_test, proba, emotions)
+                progress.fit_done(job.model, "final", 0, 0, test_accuracy=test["accuracy"],
+                                  test_macro_f1=test["macro_f1"])
+            mine = [j for j in jobs if j.model == job.model]
+            if all(j in outcomes for j in mine):
+                final = outcomes[FitJob(job.model, "final")]
+                by_model[job.model] = model_result(job.model, [outcomes[j] for j in mine if j.stage == "cv"], final,
+                                                   tests[job.model], len(emotions), progress)
+        results = [by_model[name] for name in config.models]
+        finals = {name: outcomes[FitJob(name, "final")].model for name in config.models}
+        histories = {name: outcomes[FitJob(name, "final")].history for name in config.models}
         # Selection uses cross-validation only; the test split never picks the model.
         best = max(results, key=lambda r: r["cv"]["accuracy_mean"] or 0.0)
         train_counts = {k: int(v) for k, v in zip(emotions, np.bincount(y_train, minlength=len(emotions)))}
@@ -193,6 +241,7 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
             "settings": {"folds": config.folds, "repeats": config.repeats, **asdict(config.fit)},
             "models": results,
             "best_model": best["name"],
+            "engine": {**config.engine.describe(), "fits": [outcomes[j].summary() for j in jobs]},
         }
         report["wall_seconds"] = time.perf_counter() - start
         card = ModelCard(
@@ -206,8 +255,14 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
             training={"command": config.command, "created": report["created"], "machine": report["machine"],
                       "max_epochs": config.fit.epochs, "final_epochs": best["final_epochs"],
                       "flip_average": config.fit.flip_average, "seed": config.fit.seed,
-                      "parameters": best["parameters"], "wall_seconds": report["wall_seconds"]},
+                      "parameters": best["parameters"], "multiply_adds": best["multiply_adds"],
+                      "wall_seconds": report["wall_seconds"]},
         )
+        if teachers:
+            distill = {"teachers": teachers, "temperature": config.fit.temperature,
+                       "weight": config.fit.distill_weight, "targets": "mirror-averaged, once per face",
+                       "students": [m for m in config.models if m != BASELINE]}
+            card.training["distillation"] = report["distillation"] = distill
         if config.fit.init_from:
             card.training["started_from"] = report["started_from"] = start_model_lineage(config.fit.init_from)
         if write_model_folder(finals[best["name"]], staging, card, config.quantize):
