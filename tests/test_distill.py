@@ -142,3 +142,25 @@ def test_the_zoo_spans_compute_efficient_students():
 
     _, ensemble = load_keras_model(TEACHER)
     assert multiply_adds(ensemble) == 2 * costs["cnn_wide"]
+
+
+def test_the_default_ships_its_soft_targets_for_the_training_faces(full_csv):
+    """A student can be distilled from the default without running it: the shipped targets are found by key and
+    match the teacher's own mirror-averaged output on the faces."""
+    data = load_dataset(full_csv)
+    train = data.images[data.usage == "Training"]
+    records = check_teachers([str(TEACHER)], EMOTIONS)
+
+    class Messages:
+        mode, seen = "quiet", []
+
+        def message(self, text):
+            self.seen.append(text)
+
+    progress = Messages()
+    targets = soft_targets(records, train, EMOTIONS, "/nonexistent-cache-dir", progress)
+    assert targets.shape == (len(train), 7)
+    assert any("soft-targets" in m and "read from" in m for m in progress.seen)
+    picks = np.linspace(0, len(train) - 1, 40).astype(int)
+    expected = EmotionClassifier(TEACHER, flip_average=True).predict(train[picks])
+    np.testing.assert_allclose(targets[picks], expected, atol=1e-4)

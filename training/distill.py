@@ -7,6 +7,7 @@ every augmented batch, several times the student's own cost on a CPU.
 
 Targets are cached as plain arrays (`.npz`, read with allow_pickle=False), keyed by the teachers' file hashes and the
 faces themselves, so a second run, a resumed run or a CPU-only machine given the file skips the teachers entirely.
+A teacher folder may ship such files in its `soft-targets/` folder (the default does, for the FER2013 Training faces).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from ferdesk.model_card import KERAS_FILE, TFLITE_FILE, ModelFolderError, read_card
 
 TEACHER_BATCH = 256
+SHIPPED_TARGETS_DIR = "soft-targets"
 # Hinton et al. (2015) scale the soft term by T^2 so its gradients keep their size as the temperature changes.
 
 
@@ -100,14 +102,16 @@ def soft_targets(records: list[dict], images: np.ndarray, emotions: list[str], c
     from ferdesk.classify import EmotionClassifier
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    path = cache / f"soft-{_cache_key(records, images, emotions)}.npz"
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as stored:
-            targets = stored["targets"]
-        if targets.shape == (len(images), len(emotions)):
-            if progress is not None:
-                progress.message(f"teacher soft targets read from {path}")
-            return targets
+    name = f"soft-{_cache_key(records, images, emotions)}.npz"
+    path = cache / name
+    for stored_path in [path, *(Path(r["path"]) / SHIPPED_TARGETS_DIR / name for r in records)]:
+        if stored_path.is_file():
+            with np.load(stored_path, allow_pickle=False) as stored:
+                targets = stored["targets"]
+            if targets.shape == (len(images), len(emotions)):
+                if progress is not None:
+                    progress.message(f"teacher soft targets read from {stored_path}")
+                return targets
     total = np.zeros((len(images), len(emotions)), dtype=np.float64)
     for record in records:
         classifier = EmotionClassifier(record["path"], flip_average=True)
@@ -120,7 +124,8 @@ def soft_targets(records: list[dict], images: np.ndarray, emotions: list[str], c
     try:
         cache.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".partial-{os.getpid()}.npz")
-        np.savez(partial, targets=targets)
+        np.savez(partial, targets=targets, emotions=np.array(emotions),
+                 teacher_tflite_sha256=np.array([r["sha256"].get(TFLITE_FILE, "") for r in records]))
         os.replace(partial, path)
     except OSError:  # a read-only cache only costs the next run the teachers' time again
         pass
