@@ -26,7 +26,7 @@ FRAME_DTYPE = np.dtype([("frame", np.int64), ("timestamp", np.float64), ("faces"
 CSV_COLUMNS = ("frame", "timestamp_s", "track_id", "x", "y", "w", "h", "score", "label", "confidence")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def face_dtype(n_labels: int) -> np.dtype:
     return np.dtype([("track_id", np.int32), ("box", np.float32, (4,)), ("score", np.uint16),
                      ("label", np.uint16), ("p", np.uint16, (n_labels,))])
@@ -140,7 +140,10 @@ class _Chunk:
 
     @property
     def nbytes(self) -> int:
-        return len(self.packed) if self.packed is not None else self.frames.nbytes + self.faces.nbytes
+        """Bytes of its rows: compressed, or as written so far (np.empty commits pages only as they are written)."""
+        if self.packed is not None:
+            return len(self.packed)
+        return self.n_frames * self.frames.itemsize + self.n_faces * self.faces.itemsize
 
 
 def _unpack(labels: tuple[str, ...], data, n_frames: int, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
