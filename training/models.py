@@ -13,9 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from ferdesk.architectures import BASELINE
 from ferdesk.preprocess import INPUT_SIZE
-
-BASELINE = "logreg"
 
 
 @dataclass(frozen=True)
