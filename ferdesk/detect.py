@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ferdesk.paths import DETECTOR_MODELS
-from ferdesk.preprocess import Box, to_uint8
+from ferdesk.preprocess import Box, to_color
 
 
 @dataclass(frozen=True)
@@ -34,23 +34,6 @@ class Detection:
     score: float
     keypoints: tuple[tuple[float, float], ...] = ()
     model: str = ""
-
-
-def as_rgb(frame: np.ndarray, order: str = "bgr") -> np.ndarray:
-    """Contiguous RGB uint8 from a gray, gray+1, BGR(A) or RGB(A) frame: the only layout MediaPipe takes."""
-    image = to_uint8(np.asarray(frame))
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    rgb_in = order.lower() == "rgb"
-    if image.ndim == 2:
-        out = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.ndim == 3 and image.shape[2] == 3:
-        out = image if rgb_in else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        out = cv2.cvtColor(image, cv2.COLOR_RGBA2RGB if rgb_in else cv2.COLOR_BGRA2RGB)
-    else:
-        raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 frame, got shape {image.shape}")
-    return np.ascontiguousarray(out)
 
 
 def clip_box(box: Box, width: int, height: int) -> Box | None:
@@ -125,7 +108,7 @@ class FaceDetector:
         frame = np.asarray(frame)
         if frame.ndim < 2 or frame.shape[0] == 0 or frame.shape[1] == 0:
             raise ValueError(f"empty frame of shape {frame.shape}")
-        return self.detect_rgb(as_rgb(frame, order))
+        return self.detect_rgb(to_color(frame, order, "rgb"))
 
     def detect_rgb(self, rgb: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[Detection]:
         """Faces in a contiguous RGB uint8 image (e.g. a tile), boxes and keypoints moved by `offset` (x, y)."""
@@ -365,7 +348,7 @@ class FaceFinder:
         if frame.ndim < 2 or frame.shape[0] == 0 or frame.shape[1] == 0:
             raise ValueError(f"empty frame of shape {frame.shape}")
         timestamp = time.monotonic() if timestamp is None else float(timestamp)
-        rgb = as_rgb(frame, order)
+        rgb = to_color(frame, order, "rgb")
         height, width = rgb.shape[:2]
         self.calls = 0
         if self.mode in ("short", "full"):

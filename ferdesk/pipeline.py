@@ -17,8 +17,7 @@ from ferdesk.classify import EmotionClassifier
 from ferdesk.detect import DETECTOR_MODES, MIN_FACE, Detection, FaceFinder
 from ferdesk.overlay import draw_overlay
 from ferdesk.paths import MODELS_DIR
-from ferdesk.preprocess import Box, alignment_angle, crop_face
-from ferdesk.sources import as_bgr
+from ferdesk.preprocess import Box, alignment_angle, crop_face, to_color
 from ferdesk.track import FaceTracker
 
 DEFAULT_MODEL = MODELS_DIR / "default"
@@ -107,7 +106,7 @@ class EmotionPipeline:
     def process(self, frame: np.ndarray, timestamp: float | None = None, index: int = 0,
                 annotate: bool = True) -> FrameResult:
         timestamp = time.monotonic() if timestamp is None else timestamp
-        frame = as_bgr(np.asarray(frame))
+        frame = to_color(frame)
         if self.view.mirror:
             frame = cv2.flip(frame, 1)
         timings = {}

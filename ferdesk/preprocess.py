@@ -72,6 +72,24 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     raise TypeError(f"unsupported pixel type {image.dtype}")
 
 
+def to_color(image: np.ndarray, order: str = "bgr", out: str = "bgr") -> np.ndarray:
+    """Contiguous uint8 HxWx3 in `out` order ("bgr" or "rgb") from gray (HxW, HxWx1), colour or colour+alpha in
+    `order`, of any pixel type to_uint8 takes: the one normaliser that sources, the pipeline and the detector use."""
+    image = to_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    rgb_in, rgb_out = order.lower() == "rgb", out.lower() == "rgb"
+    if image.ndim == 2:
+        color = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if rgb_out else cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 3:
+        color = image if rgb_in == rgb_out else image[:, :, ::-1]
+    elif image.ndim == 3 and image.shape[2] == 4:
+        color = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR if rgb_in == rgb_out else cv2.COLOR_BGRA2RGB)
+    else:
+        raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {image.shape}")
+    return np.ascontiguousarray(color)
+
+
 def to_gray(image: np.ndarray, order: str = "bgr") -> np.ndarray:
     """Grayscale uint8 from gray (HxW or HxWx1), colour (HxWx3) or colour+alpha (HxWx4) in BGR or RGB order."""
     image = to_uint8(image)

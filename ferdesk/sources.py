@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ferdesk.paths import ASSETS_DIR
+from ferdesk.preprocess import to_color
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +36,6 @@ DEMO_DIR = ASSETS_DIR / "demo"
 
 class SourceError(RuntimeError):
     """A source could not be opened or stopped delivering frames."""
-
-
-def as_bgr(frame: np.ndarray) -> np.ndarray:
-    """Contiguous BGR uint8 HxWx3 from what OpenCV may hand back (gray, BGRA, 16-bit)."""
-    if frame.dtype == np.uint16:
-        frame = (frame >> 8).astype(np.uint8)
-    elif frame.dtype != np.uint8:
-        frame = np.clip(frame, 0, 255).astype(np.uint8)
-    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
-        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    elif frame.ndim == 3 and frame.shape[2] == 4:
-        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-    return np.ascontiguousarray(frame)
 
 
 @dataclass(frozen=True)
@@ -213,7 +201,7 @@ class CameraSource(_CaptureSource):
         now = time.monotonic()
         if not ok or frame is None:
             return False, None, now  # a camera never ends cleanly: the grabber treats this as a failure
-        return True, as_bgr(frame), now
+        return True, to_color(frame), now
 
 
 # ------------------------------------------------------------------------------------------ video files
@@ -274,7 +262,7 @@ class VideoFileSource(_CaptureSource):
             return False, None, self.position / (self.fps or self.DEFAULT_FPS)
         timestamp = self.position / (self.fps or self.DEFAULT_FPS)
         self.position += 1
-        return True, as_bgr(frame), timestamp
+        return True, to_color(frame), timestamp
 
     def place(self) -> FramePlace:
         return FramePlace(self.position - 1, self.frame_count or 0)
@@ -292,7 +280,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray | None:
     if data.size == 0:
         return None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return None if image is None else as_bgr(image)
+    return None if image is None else to_color(image)
 
 
 class ImageSource(FrameSource):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ferdesk import preprocess
-from ferdesk.detect import Detection, FaceDetector, as_rgb, clip_box
+from ferdesk.detect import Detection, FaceDetector, clip_box
 from ferdesk.paths import ASSETS_DIR
-from ferdesk.preprocess import Box, crop_face, crop_region
+from ferdesk.preprocess import Box, crop_face, crop_region, to_color
 from ferdesk.sources import demo_faces, read_image
 from ferdesk.track import iou
 
@@ -92,7 +92,7 @@ def test_accepts_other_layouts(detector, grace, layout):
 
 def test_rgb_conversion_is_contiguous_uint8(grace):
     view = grace[::2, ::2]  # a non-contiguous view, as slicing a frame gives
-    rgb = as_rgb(view)
+    rgb = to_color(view, out="rgb")
     assert rgb.flags["C_CONTIGUOUS"] and rgb.dtype == np.uint8 and rgb.shape == view.shape
     assert np.array_equal(rgb[..., 0], view[..., 2])
 

@@ -1,0 +1,55 @@
+"""The one pixel normaliser (preprocess.to_color) on a real face, through every path that takes a frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from ferdesk.detect import FaceDetector
+from ferdesk.pipeline import DEFAULT_MODEL, EmotionPipeline
+from ferdesk.preprocess import crop_face, to_color
+from ferdesk.sources import read_image
+
+
+@pytest.fixture(scope="module")
+def grace() -> np.ndarray:
+    from matplotlib import cbook
+
+    image = read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    assert image is not None and image.shape == (600, 512, 3)
+    return image
+
+
+def test_every_layout_and_pixel_type_gives_the_same_bgr_and_rgb(grace):
+    gray = cv2.cvtColor(grace, cv2.COLOR_BGR2GRAY)
+    for image in (grace, grace.astype(np.float32) / 255.0, grace.astype(np.float64), grace.astype(np.uint16) * 257,
+                  cv2.cvtColor(grace, cv2.COLOR_BGR2BGRA)):
+        np.testing.assert_array_equal(to_color(image), grace)
+        np.testing.assert_array_equal(to_color(image, out="rgb"), grace[:, :, ::-1])
+    rgba = cv2.cvtColor(grace, cv2.COLOR_BGR2RGBA)
+    np.testing.assert_array_equal(to_color(rgba, order="rgb"), grace)
+    np.testing.assert_array_equal(to_color(rgba, order="rgb", out="rgb"), grace[:, :, ::-1])
+    for image in (gray, gray[:, :, None], gray.astype(np.float32) / 255.0):
+        np.testing.assert_array_equal(to_color(image), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    over = grace.astype(np.float32) * 2.0 - 100.0  # a float frame in [0,255] out of range is clipped, not scaled
+    np.testing.assert_array_equal(to_color(over), np.clip(over, 0, 255).astype(np.uint8))
+    view = to_color(grace[::2, ::2], out="rgb")
+    assert view.flags["C_CONTIGUOUS"] and view.dtype == np.uint8
+
+
+def test_a_float_frame_in_0_1_finds_and_crops_the_same_face_as_uint8(grace):
+    unit = grace.astype(np.float32) / 255.0
+    with FaceDetector("short") as detector:
+        expected = detector.detect(grace)
+        assert len(expected) == 1
+        assert detector.detect(unit) == expected
+    box = expected[0].box
+    np.testing.assert_array_equal(crop_face(unit, box), crop_face(grace, box))
+    with EmotionPipeline(DEFAULT_MODEL) as pipeline:
+        want = pipeline.process(grace, 0.0)
+        pipeline.reset()
+        got = pipeline.process(unit, 0.0)  # the pipeline once clipped this to a nearly black frame and found nobody
+    assert [f.box for f in got.faces] == [f.box for f in want.faces] and len(want.faces) == 1
+    np.testing.assert_array_equal(got.frame, want.frame)
+    np.testing.assert_allclose(got.faces[0].raw_probabilities, want.faces[0].raw_probabilities, atol=1e-6)
