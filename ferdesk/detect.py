@@ -273,6 +273,17 @@ def same_face(a: Box, b: Box) -> bool:
     return 0.5 <= math.sqrt(a.w * a.h) / max(1e-9, math.sqrt(b.w * b.h)) <= 2.0
 
 
+def moved_face(new: Box, old: Box) -> bool:
+    """Whether `new` can be the face that was at `old` a frame ago: about as large, and at most 1.5 face sizes
+    away (a small face moving fast may jump past its own box from one frame to the next)."""
+    size_new, size_old = max(new.w, new.h), max(old.w, old.h)
+    if not 0.5 <= size_new / max(size_old, 1e-9) <= 2.0:
+        return False
+    dx = (new.x + new.w / 2) - (old.x + old.w / 2)
+    dy = (new.y + new.h / 2) - (old.y + old.h / 2)
+    return math.hypot(dx, dy) <= 1.5 * size_old
+
+
 def region_around(box: Box, fraction: float, width: int, height: int) -> Region:
     """A square region where the face is `fraction` of the side, centred on it, moved (not cut) to fit the frame."""
     side = max(box.w, box.h) / fraction
@@ -300,12 +311,13 @@ class FaceFinder:
     - faces seen before that the whole frame does not give back (small or far ones) are looked for in a small
       region around where they were, so they are found on every frame while they stay in view;
     - the scan goes on in the background, a few of its regions per frame, so that it covers the frame once
-      every `scan_interval_s` of stream time; new small faces appear within that time.
+      every `scan_interval_s` of stream time; each round that finds no new face doubles that time, up to
+      `max_scan_interval_s` (a webcam with one face pays little for it), and one that does resets it.
     Faces that only a tile found, with a low score, must be confirmed (CONFIRM_BELOW). Not thread-safe.
     """
 
     def __init__(self, mode: str = "auto", min_confidence: float = 0.5, min_face: float = MIN_FACE,
-                 scan_interval_s: float = 1.0, keep_missing: int = 3) -> None:
+                 scan_interval_s: float = 1.0, max_scan_interval_s: float = 4.0, keep_missing: int = 3) -> None:
         if mode not in DETECTOR_MODES:
             raise ValueError(f"unknown detector mode {mode!r}; choose one of {', '.join(DETECTOR_MODES)}")
         if min_face < 8:
@@ -315,6 +327,7 @@ class FaceFinder:
         self.mode = mode
         self.min_face = float(min_face)
         self.scan_interval_s = float(scan_interval_s)
+        self.max_scan_interval_s = max(float(max_scan_interval_s), self.scan_interval_s)
         self.keep_missing = int(keep_missing)
         self.min_confidence = float(min_confidence)
         self._detectors: dict[str, FaceDetector] = {}
@@ -339,6 +352,8 @@ class FaceFinder:
         self._plan: list[tuple[str, Region]] = []
         self._next = 0  # the scan region the background scan runs next
         self._credit = 0.0  # scan regions due
+        self._interval = self.scan_interval_s  # the background scan's current round time
+        self._round_found_new = False
 
     def find(self, frame: np.ndarray, timestamp: float | None = None, order: str = "bgr") -> list[Detection]:
         """This frame's faces, best score first. `timestamp` (s, stream time; default: now) paces "auto"."""
@@ -361,7 +376,7 @@ class FaceFinder:
             self._plan = scan_plan(width, height, self.min_face)
             found = self._scan(rgb)
         else:
-            due = (len(self._plan) - 1) * (timestamp - last) / self.scan_interval_s
+            due = (len(self._plan) - 1) * (timestamp - last) / self._interval
             self._credit = min(self._credit + due, float(len(self._plan)))
             found = self._follow(rgb)
         self._last_time = timestamp
@@ -408,24 +423,40 @@ class FaceFinder:
         """The whole frame; regions around known faces it did not give back; the scan's due regions."""
         height, width = rgb.shape[:2]
         found = self._run("short", rgb, (0, 0, width, height))
-        missing = [(d, n) for d, n in self._known if not any(same_face(f.box, d.box) for f in found)]
+        missing = [(d, n) for d, n in self._known if not any(moved_face(f.box, d.box) for f in found)]
         regions = self._regions_around([d for d, _ in missing], width, height)
         if len(regions) >= len(self._plan):  # as costly as a scan: scan
             return self._scan(rgb)
-        for region in regions:  # only the faces looked for: new ones there wait for the scan to confirm them
-            found += [f for f in self._run("short", rgb, region) if any(same_face(f.box, d.box) for d, _ in missing)]
+        candidates = [f for region in regions for f in self._run("short", rgb, region)]
+        for d, _ in missing:  # each face looked for takes its nearest find; others wait for the scan to confirm them
+            near = [f for f in candidates if moved_face(f.box, d.box)]
+            if near:
+                best = min(near, key=lambda f: math.hypot(f.box.x + f.box.w / 2 - d.box.x - d.box.w / 2,
+                                                           f.box.y + f.box.h / 2 - d.box.y - d.box.h / 2))
+                found.append(best)
+                candidates.remove(best)
         unsure: set[Detection] = set()
         sweep = self._plan[1:]  # the short-range whole-frame pass has just run
+        known = [d.box for d, _ in self._known]
         while self._credit >= 1.0:
             model, region = sweep[self._next % len(sweep)]
             self._next += 1
             self._credit -= 1.0
-            run = self._run(model, rgb, region)
-            unsure.update(f for f in run if not any(same_face(f.box, d.box) for d, _ in self._known))
-            found += run
+            for f in self._run(model, rgb, region):
+                if any(same_face(f.box, k) for k in known):
+                    found.append(f)
+                elif not any(k.x <= f.box.x + f.box.w / 2 <= k.x + k.w and k.y <= f.box.y + f.box.h / 2 <= k.y + k.h
+                             for k in known):  # a part of a known face (an eye seen as a face) is dropped
+                    found.append(f)
+                    unsure.add(f)
+            if self._next % len(sweep) == 0:  # a round is over
+                grow = not self._round_found_new
+                self._interval = min(2 * self._interval, self.max_scan_interval_s) if grow else self.scan_interval_s
+                self._round_found_new = False
         found = self._confirmed(rgb, merge_detections(found), unsure)
+        self._round_found_new |= any(d in unsure for d in found)
         still_missing = [(d, n + 1) for d, n in missing
-                         if n < self.keep_missing and not any(same_face(f.box, d.box) for f in found)]
+                         if n < self.keep_missing and not any(moved_face(f.box, d.box) for f in found)]
         self._known = [(d, 0) for d in found] + still_missing
         return found
 

@@ -319,8 +319,8 @@ def test_short_mode_is_the_whole_frame_short_range_model(detector, grace):
         assert short.calls == 1
 
 
-def test_auto_scans_first_then_spreads_the_scan_over_a_second(bench, people, finder):
-    frames = bench.moving_frames(people, 640, 480, 1, 200, 40, 8, bench.backgrounds()[0])
+def test_auto_scans_first_then_spreads_the_scan_over_seconds(bench, people, finder):
+    frames = bench.moving_frames(people, 640, 480, 1, 200, 95, 8, bench.backgrounds()[0])
     plan = scan_plan(640, 480)
     calls = []
     for k, (frame, truth) in enumerate(frames):
@@ -332,6 +332,8 @@ def test_auto_scans_first_then_spreads_the_scan_over_a_second(bench, people, fin
     # (plus, now and then, a full-range run confirming an unsure find in a tile).
     assert max(calls[1:]) <= 3
     assert 30 + len(plan) - 1 <= sum(calls[1:31]) <= 30 + len(plan) + 2
+    # That round found nothing new: the next one takes two seconds (one face near a webcam pays less).
+    assert 60 + len(plan) - 2 <= sum(calls[31:91]) <= 60 + len(plan) + 2
     finder.find(frames[0][0], 0.5)  # time went back (another source, a rewind): scan again
     assert finder.calls >= len(plan)
 
@@ -389,3 +391,24 @@ def test_detection_benchmark_figures_add_up(bench, tmp_path, capsys):
         assert sum(parts) == placed["auto"]
         assert set(r["scenes"]) == {name for name, *_ in bench.SCENES}
     assert stills["auto"]["real_photos"]["recall_40px_and_up"] >= 0.95 > stills["short"]["all"]["recall_40px_and_up"]
+
+
+@pytest.mark.parametrize("motion", ["still", "jumping"])
+def test_auto_finds_a_small_face_that_comes_later_within_the_longest_scan_round(bench, people, finder, motion):
+    frames = bench.moving_frames(people, 640, 480, 1, 200, 260, 8, bench.backgrounds()[0])
+    arrival, first_seen = 100, None
+    for k, (frame, truth) in enumerate(frames):
+        if k >= arrival:  # someone far away sits down in the corner
+            frame = frame.copy()
+            # Still: the same place on every frame; jumping: anywhere in a corner, up to 36 px from frame to frame.
+            rng = np.random.default_rng(5 if motion == "still" else k)
+            truth = truth + [bench.place(frame, people[-1], 48, (520, 360, 640, 480), 0.35, rng)]
+        found = [d.box for d in finder.find(frame, k / 30.0)]
+        paired = len(bench.pair(truth, found))
+        if k >= arrival and paired == 2 and first_seen is None:
+            first_seen = k
+        if first_seen is not None:
+            assert paired == 2 == len(found), f"frame {k}"  # then followed on every frame
+        else:
+            assert paired == 1, f"frame {k}"
+    assert first_seen is not None and first_seen - arrival <= 30 * finder.max_scan_interval_s + 1
