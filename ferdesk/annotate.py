@@ -31,10 +31,10 @@ import numpy as np
 
 from ferdesk import __version__
 from ferdesk.argtypes import float_in, int_at_least
+from ferdesk.media import IMAGE_SUFFIXES, VIDEO_CODECS
 from ferdesk.signals import ctrl_c_held
-from ferdesk.sources import IMAGE_SUFFIXES, FrameSource, ImageSource, SourceError, VideoFileSource
+from ferdesk.sources import FrameSource, ImageSource, SourceError, VideoFileSource
 
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM and SIGHUP exit with 128 + their number, as the shell reports them
 CLEAN_EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

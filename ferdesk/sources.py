@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ferdesk.media import IMAGE_SUFFIXES, ImageError, read_image
 from ferdesk.paths import ASSETS_DIR
 from ferdesk.preprocess import to_color
 
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 # (ok, BGR uint8 HxWx3 frame or None, timestamp in seconds)
 ReadResult = tuple[bool, "np.ndarray | None", float]
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 DEMO_DIR = ASSETS_DIR / "demo"
 
 
@@ -271,18 +271,6 @@ class VideoFileSource(_CaptureSource):
 # ------------------------------------------------------------------------------------------------ images
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray | None:
-    """BGR uint8 image, or None when unreadable; np.fromfile keeps non-ASCII paths working on Windows."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError:
-        return None
-    if data.size == 0:
-        return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return None if image is None else to_color(image)
-
-
 class ImageSource(FrameSource):
     """One image file or a folder of images (sorted by name); unreadable files are skipped.
 
@@ -368,12 +356,14 @@ class ImageSource(FrameSource):
             timestamp = self.position / self.fps
             self.index = self.position
             self.position += 1
-            image = read_image(path)
-            if image is not None:
-                self.current_path = path
-                return True, image, timestamp
-            log.warning("skipping unreadable image %s", path)
-            skipped += 1
+            try:
+                image = read_image(path)
+            except ImageError as exc:
+                log.warning("skipping %s", exc)
+                skipped += 1
+                continue
+            self.current_path = path
+            return True, image, timestamp
 
     def _read_held(self) -> ReadResult:
         self._reads += 1
@@ -387,12 +377,14 @@ class ImageSource(FrameSource):
         forward = wanted is None or wanted >= self.index
         index = self.index if wanted is None else wanted
         for _ in range(len(self.paths)):  # unreadable files are passed over in the direction of travel
-            image = read_image(self.paths[index])
-            if image is not None:
-                self.index, self.current_path, self._held, self._shown_at = index, self.paths[index], image, self._reads
-                return True, image, timestamp
-            log.warning("skipping unreadable image %s", self.paths[index])
-            index = (index + (1 if forward else -1)) % len(self.paths)
+            try:
+                image = read_image(self.paths[index])
+            except ImageError as exc:
+                log.warning("skipping %s", exc)
+                index = (index + (1 if forward else -1)) % len(self.paths)
+                continue
+            self.index, self.current_path, self._held, self._shown_at = index, self.paths[index], image, self._reads
+            return True, image, timestamp
         return False, None, timestamp  # none readable (any more): a failure, answered by re-opening
 
     def close(self) -> None:
@@ -415,8 +407,6 @@ def _grace_hopper() -> np.ndarray | None:
         image = read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     except Exception:  # matplotlib missing or its sample data stripped: the demo still has the FER faces
         return None
-    if image is None:
-        return None
     # Her face box in this 512x600 image is about (171, 146, 194, 194); keep some hair and collar around it.
     return image[97:357, 138:398].copy()
 
@@ -428,9 +418,10 @@ def demo_faces() -> list[tuple[str, np.ndarray]]:
     if grace is not None:
         faces.append(("grace_hopper", grace))
     for path in sorted(DEMO_DIR.glob("*.png")):
-        image = read_image(path)
-        if image is not None:
-            faces.append((path.stem, image))
+        try:
+            faces.append((path.stem, read_image(path)))
+        except ImageError as exc:
+            log.warning("demo face skipped: %s", exc)
     return faces
 
 

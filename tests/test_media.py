@@ -1,4 +1,5 @@
-"""The one pixel normaliser (preprocess.to_color) on a real face, through every path that takes a frame."""
+"""ferdesk.media (the one image reader and suffix list) and the one pixel normaliser (preprocess.to_color)
+on a real face, through every path that takes a frame."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import cv2
 import numpy as np
 import pytest
 
+from ferdesk import media
 from ferdesk.detect import FaceDetector
 from ferdesk.pipeline import DEFAULT_MODEL, EmotionPipeline
 from ferdesk.preprocess import crop_face, to_color
-from ferdesk.sources import read_image
+from ferdesk.sources import ImageSource
 
 
 @pytest.fixture(scope="module")
 def grace() -> np.ndarray:
     from matplotlib import cbook
 
-    image = read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    image = media.read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     assert image is not None and image.shape == (600, 512, 3)
     return image
 
@@ -53,3 +55,34 @@ def test_a_float_frame_in_0_1_finds_and_crops_the_same_face_as_uint8(grace):
     assert [f.box for f in got.faces] == [f.box for f in want.faces] and len(want.faces) == 1
     np.testing.assert_array_equal(got.frame, want.frame)
     np.testing.assert_allclose(got.faces[0].raw_probabilities, want.faces[0].raw_probabilities, atol=1e-6)
+
+
+def test_sources_annotate_and_training_accept_the_same_image_files():
+    from ferdesk import annotate, sources
+    from training import data
+
+    assert sources.IMAGE_SUFFIXES is annotate.IMAGE_SUFFIXES is data.IMAGE_SUFFIXES is media.IMAGE_SUFFIXES
+    assert ".gif" in media.IMAGE_SUFFIXES  # training took GIFs, the app did not
+
+
+def test_read_image_gives_bgr_uint8_from_any_file_and_names_a_bad_one(grace, tmp_path):
+    gray = cv2.cvtColor(grace, cv2.COLOR_BGR2GRAY)
+    files = {"color.png": grace, "alpha.png": cv2.cvtColor(grace, cv2.COLOR_BGR2BGRA), "deep.png": grace.astype(np.uint16) * 257,
+             "gray.pgm": gray, "still.gif": grace}
+    for name, image in files.items():
+        assert cv2.imwrite(str(tmp_path / name), image)
+        read = media.read_image(tmp_path / name)
+        assert read.dtype == np.uint8 and read.shape == grace.shape and read.flags["C_CONTIGUOUS"], name
+        if name != "still.gif":  # GIF is paletted: close, not equal
+            expected = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR) if name == "gray.pgm" else grace
+            np.testing.assert_array_equal(read, expected, err_msg=name)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    for bad in (tmp_path / "broken.jpg", tmp_path / "missing.png"):
+        with pytest.raises(media.ImageError, match=bad.name):
+            media.read_image(bad)
+    folder = ImageSource(tmp_path)  # the app skips the bad file and shows every image, the GIF too
+    folder.open()
+    shown = []
+    while folder.read()[0]:
+        shown.append(folder.current_path.name)
+    assert sorted(shown) == sorted(files)

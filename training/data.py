@@ -13,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ferdesk.labels import EMOTIONS, parse_emotions
+from ferdesk.media import IMAGE_SUFFIXES, ImageError, read_image
 from ferdesk.preprocess import INPUT_SIZE, crop_face
 
 CSV_HEADER = ("emotion", "pixels", "Usage")
@@ -24,7 +24,6 @@ PIXELS_PER_FACE = INPUT_SIZE * INPUT_SIZE
 TRAIN_USAGE = "Training"
 # Folder layout: train/ rows count as Training, test/ rows as PublicTest (the default test split).
 FOLDER_USAGE = {"train": TRAIN_USAGE, "test": "PublicTest"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".gif"}
 
 
 class DatasetError(ValueError):
@@ -234,15 +233,6 @@ def load_fer_csv(path: str | Path, emotions=None, skip_bad: bool = False) -> Dat
     return _finish(images, labels, usage, emotions, str(path), file_sha256(path), skipped)
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Decode an image file of any common format (unicode paths too), keeping alpha/bit depth for crop_face."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise ValueError("unreadable or unsupported image")
-    return image
-
-
 def load_image_folder(root: str | Path, emotions=None, skip_bad: bool = False) -> Dataset:
     """Read root/train/<emotion>/* and root/test/<emotion>/* images of any size into 48x48 gray faces."""
     root = Path(root)
@@ -265,9 +255,9 @@ def load_image_folder(root: str | Path, emotions=None, skip_bad: bool = False) -
                     continue
                 try:
                     face = crop_face(read_image(path))
-                except ValueError as exc:
+                except ValueError as exc:  # ImageError names the file itself
                     if not skip_bad:
-                        raise DatasetError(f"{path}: {exc}") from None
+                        raise DatasetError(str(exc) if isinstance(exc, ImageError) else f"{path}: {exc}") from None
                     skipped.append(BadRow(str(path), str(exc)))
                     continue
                 files.append(path)
