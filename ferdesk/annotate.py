@@ -31,6 +31,7 @@ import numpy as np
 
 from ferdesk import __version__
 from ferdesk.argtypes import float_in, int_at_least
+from ferdesk.defaults import MIN_CONFIDENCE, SMOOTHING
 from ferdesk.media import IMAGE_SUFFIXES, VIDEO_CODECS
 from ferdesk.signals import ctrl_c_held
 from ferdesk.sources import FrameSource, ImageSource, SourceError, VideoFileSource
@@ -76,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int_at_least(1), default=1, metavar="N",
                    help="analyse frames 0, N, 2N, ... only; only those are annotated, written and logged "
                    "(default: 1: every frame)")
-    p.add_argument("--min-confidence", type=float_in(0.0, 1.0), default=0.5, metavar="X",
-                   help="face-detector score threshold in [0, 1] (default: 0.5)")
-    p.add_argument("--smoothing", type=float_in(0.0, 1.0, low_open=True), default=0.4, metavar="A",
-                   help="weight of the newest probabilities per track, in (0, 1]; 1 = no smoothing (default: 0.4)")
+    p.add_argument("--min-confidence", type=float_in(0.0, 1.0), default=MIN_CONFIDENCE, metavar="X",
+                   help=f"face-detector score threshold in [0, 1] (default: {MIN_CONFIDENCE})")
+    p.add_argument("--smoothing", type=float_in(0.0, 1.0, low_open=True), default=SMOOTHING, metavar="A",
+                   help=f"weight of the newest probabilities per track, in (0, 1]; 1 = no smoothing (default: {SMOOTHING})")
     p.add_argument("--detector", choices=list(DETECTOR_MODES), default="auto",
                    help="where to look for faces: " + "; ".join(f"{k}: {v}" for k, v in DETECTOR_MODES.items())
                    + " (default: auto)")

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ferdesk.defaults import MIN_CONFIDENCE
 from ferdesk.paths import DETECTOR_MODELS
 from ferdesk.preprocess import Box, to_color
 
@@ -72,7 +73,7 @@ class FaceDetector:
     def __init__(
         self,
         model: str | Path = "short",
-        min_confidence: float = 0.5,
+        min_confidence: float = MIN_CONFIDENCE,
         min_suppression: float = 0.3,
     ) -> None:
         path = Path(DETECTOR_MODELS[model]) if model in DETECTOR_MODELS else Path(model)
@@ -316,7 +317,7 @@ class FaceFinder:
     Faces that only a tile found, with a low score, must be confirmed (CONFIRM_BELOW). Not thread-safe.
     """
 
-    def __init__(self, mode: str = "auto", min_confidence: float = 0.5, min_face: float = MIN_FACE,
+    def __init__(self, mode: str = "auto", min_confidence: float = MIN_CONFIDENCE, min_face: float = MIN_FACE,
                  scan_interval_s: float = 1.0, max_scan_interval_s: float = 4.0, keep_missing: int = 3) -> None:
         if mode not in DETECTOR_MODES:
             raise ValueError(f"unknown detector mode {mode!r}; choose one of {', '.join(DETECTOR_MODES)}")

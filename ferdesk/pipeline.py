@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ferdesk.classify import EmotionClassifier
+from ferdesk.defaults import MIN_CONFIDENCE, SMOOTHING
 from ferdesk.detect import DETECTOR_MODES, MIN_FACE, Detection, FaceFinder
 from ferdesk.overlay import draw_overlay
 from ferdesk.paths import MODELS_DIR
@@ -72,7 +73,7 @@ class EmotionPipeline:
     """`detector_mode` is one of detect.DETECTOR_MODES; `align` turns tilted faces upright before cropping."""
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL, detector_mode: str = "auto",
-                 min_confidence: float = 0.5, smoothing: float = 0.4, view: ViewOptions | None = None,
+                 min_confidence: float = MIN_CONFIDENCE, smoothing: float = SMOOTHING, view: ViewOptions | None = None,
                  align: bool = True, min_face: float = MIN_FACE):
         if detector_mode not in DETECTOR_MODES:
             raise ValueError(f"unknown detector mode {detector_mode!r}; choose one of {', '.join(DETECTOR_MODES)}")

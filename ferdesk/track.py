@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ferdesk.defaults import SMOOTHING
 from ferdesk.preprocess import Box
 
 
@@ -100,7 +101,7 @@ class FaceTracker:
         self,
         iou_threshold: float = 0.3,
         max_missed: int = 5,
-        alpha: float = 0.4,
+        alpha: float = SMOOTHING,
         max_missed_s: float | None = 1.0,
     ) -> None:
         self.iou_threshold = float(iou_threshold)

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 from ferdesk.argtypes import folds, int_at_least, positive_float
+from ferdesk.defaults import data_path, quiet_tensorflow
 from ferdesk.labels import parse_emotions
 from training import interrupts
 
 
 def default_data() -> str | None:
-    return os.environ.get("FERDESK_DATA")
+    return data_path()
 
 
 def _distill_temperature(text: str) -> float:
@@ -113,7 +114,7 @@ def _main(argv: list[str] | None) -> int:
     with interrupts.deferred_during_fit():
         args = build_parser().parse_args(argv)
         from training.models import parse_models
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     try:
         emotions = parse_emotions(args.emotions)
         models = parse_models(args.models)

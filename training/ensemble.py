@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shlex
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from ferdesk.defaults import data_path, quiet_tensorflow
 
 ENSEMBLE = "ensemble"
 
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("members", nargs="+", help="model folders (card.json and model.keras each)")
-    p.add_argument("--data", default=os.environ.get("FERDESK_DATA"),
+    p.add_argument("--data", default=data_path(),
                    help="the dataset the members were trained on, to score on its test split (default: $FERDESK_DATA)")
     p.add_argument("--out", required=True, help="the ensemble's model folder")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once all succeeded)")
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.data:
         p.error("no dataset: pass --data or set FERDESK_DATA")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     from ferdesk.model_card import ModelFolderError
     from training import interrupts
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ferdesk.defaults import data_path, quiet_tensorflow
+
 
 def labelled_faces(card, data: Path, usage: str = "test", skip_bad: bool = False):
     """One split of a dataset for a model: (faces, labels in the model's output order, the dataset)."""
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="ferdesk-eval", description=__doc__)
     p.add_argument("--model", required=True, help="model folder (card.json, model.keras, model.tflite)")
-    p.add_argument("--data", default=os.environ.get("FERDESK_DATA"), help="CSV or image folder (default: $FERDESK_DATA)")
+    p.add_argument("--data", default=data_path(), help="CSV or image folder (default: $FERDESK_DATA)")
     p.add_argument("--usage", default="test",
                    help="rows to score: test (every non-Training row), all, or a Usage value such as PublicTest")
     p.add_argument("--backend", choices=("keras", "tflite"), default="keras",
@@ -93,7 +95,7 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--skip-bad", action="store_true", help="skip malformed rows/images")
     p.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
     args = p.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     if not args.data:
         print("ferdesk-eval: error: no dataset; pass --data or set FERDESK_DATA", file=sys.stderr)
         return 2

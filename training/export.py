@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from ferdesk.defaults import quiet_tensorflow
 from ferdesk.model_card import KERAS_FILE, TFLITE_FILE, ModelCard, write_card
 
 
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", help="dataset to score the new model.tflite on (the card's test split)")
     p.add_argument("--no-quantize", action="store_true", help="export float32 instead of int8 weights")
     args = p.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     from ferdesk.model_card import ModelFolderError
     from training import interrupts
 

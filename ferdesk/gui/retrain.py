@@ -8,7 +8,6 @@ no model folder behind and never touches the model in use.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -21,6 +20,7 @@ from PyQt5.QtWidgets import (
     QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from ferdesk import defaults
 from ferdesk.labels import EMOTIONS
 from ferdesk import paths
 from ferdesk.architectures import ARCHITECTURES, is_zoo_cnn
@@ -56,7 +56,7 @@ class RetrainDialog(QDialog):
         self.cancelled = False
         self.start_model: ModelCard | None = None
 
-        self.data_edit = QLineEdit(data_path or os.environ.get("FERDESK_DATA", ""))
+        self.data_edit = QLineEdit(data_path or defaults.data_path() or "")
         browse_file = QPushButton("CSV…")
         browse_file.clicked.connect(self._browse_csv)
         browse_dir = QPushButton("Folder…")
@@ -202,7 +202,7 @@ class RetrainDialog(QDialog):
         self.process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
-        env.insert("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.insert(defaults.TF_LOG_LEVEL_ENV, defaults.TF_LOG_LEVEL)
         self.process.setProcessEnvironment(env)
         self.process.setWorkingDirectory(str(paths.PROJECT_ROOT))
         self.process.readyReadStandardOutput.connect(self._read_stdout)

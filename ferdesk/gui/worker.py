@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PyQt5.QtCore import QThread, pyqtSignal
 
+from ferdesk.defaults import SMOOTHING
 from ferdesk.model_card import ModelFolderError
 from ferdesk.overlay import draw_overlay
 from ferdesk.pipeline import EmotionPipeline, FrameResult, ViewOptions
@@ -49,7 +50,7 @@ class PipelineWorker(QThread):
     model_failed = pyqtSignal(str, str)  # folder, error
     recording_changed = pyqtSignal(bool, str)  # recording?, path or error
 
-    def __init__(self, model_dirs: Path | Sequence[Path], view: ViewOptions, smoothing: float = 0.4,
+    def __init__(self, model_dirs: Path | Sequence[Path], view: ViewOptions, smoothing: float = SMOOTHING,
                  detector_mode: str = "auto"):
         """`model_dirs`: the model to start with, then the ones to fall back on, in order;
         `detector_mode`: where to look for faces (ferdesk.detect.DETECTOR_MODES)."""

@@ -1,0 +1,28 @@
+"""Defaults that the app, `ferdesk annotate` and training share, each written once here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+
+# Weight of the newest probabilities in a track's running average, in (0, 1]; 1 is no smoothing.
+SMOOTHING = 0.4
+# Faces the detector scores below this are dropped.
+MIN_CONFIDENCE = 0.5
+# The environment variable that names the dataset (a FER2013 CSV or an image folder) when --data is not given.
+DATA_ENV = "FERDESK_DATA"
+# TensorFlow's C++ log level for our processes: 2 keeps errors, hides its info and warning lines.
+TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+TF_LOG_LEVEL = "2"
+
+
+def data_path() -> str | None:
+    """The dataset $FERDESK_DATA names, or None when it is not set."""
+    return os.environ.get(DATA_ENV)
+
+
+def quiet_tensorflow(env: MutableMapping[str, str] | None = None) -> None:
+    """Set TensorFlow's log level in `env` (default: this process, before TensorFlow is imported) unless the user
+    set one."""
+    env = os.environ if env is None else env
+    env.setdefault(TF_LOG_LEVEL_ENV, TF_LOG_LEVEL)
