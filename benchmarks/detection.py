@@ -177,7 +177,7 @@ def make_scene(name: str, width: int, height: int, cols: int, rows: int, people:
             truth.append(place(frame, order[k], face_side, region, margin, rng))
     else:  # scattered faces from 40 px to a third of the frame height, never overlapping
         taken: list[tuple[int, int, int, int]] = []
-        for k in range(400):
+        for _ in range(400):  # tries
             if len(truth) >= 24:
                 break
             face_side = math.exp(rng.uniform(math.log(40), math.log(height / 3)))
