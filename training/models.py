@@ -9,7 +9,7 @@ not in the models, so exported models hold inference layers only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
