@@ -14,36 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ferdesk.model_card import KERAS_FILE, TFLITE_FILE, ModelFolderError, read_card
+from training.data import file_sha256
 
 TEACHER_BATCH = 256
 SHIPPED_TARGETS_DIR = "soft-targets"
 # Hinton et al. (2015) scale the soft term by T^2 so its gradients keep their size as the temperature changes.
-
-
-@dataclass(frozen=True)
-class DistillSettings:
-    teachers: tuple[str, ...] = ()
-    temperature: float = 2.0
-    weight: float = 0.7  # share of the soft-target term; the rest is cross-entropy with the true labels
-    cache_dir: str | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.teachers)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def teacher_record(folder: str | Path) -> dict:
