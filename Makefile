@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make run` (the app) and `make test` (the test suite).
-# Each creates .venv and installs ferdesk (editable, with test extras) on first use.
+# Each creates .venv and installs ferdesk (editable, with the test and cluster extras) on first use.
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,cluster]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ferdesk.argtypes import folds, int_at_least, positive_float
+from ferdesk.argtypes import float_in, folds, int_at_least, positive_float
 from ferdesk.defaults import data_path, quiet_tensorflow
 from ferdesk.labels import parse_emotions
 from training import interrupts
@@ -90,7 +90,49 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the teacher term in the loss, 0-1 (the rest is cross-entropy with the labels)")
     p.add_argument("--progress", choices=("bar", "json", "quiet"), default="bar",
                    help="progress bars, JSON lines (for programs) or nothing")
+    ray = p.add_argument_group("parallel fits on Ray (docs/cluster.md; needs pip install 'ferdesk[cluster]')")
+    ray.add_argument("--engine", choices=("in-process", "ray"), default="in-process",
+                     help="in-process: one fit after another in this process; ray: every fit a Ray Tune trial, "
+                          "as many at once as the resources allow")
+    ray.add_argument("--address", default=None, metavar="HOST:PORT",
+                     help="Ray cluster to run on (HOST:PORT or ray://HOST:PORT; default: $RAY_ADDRESS, else a Ray "
+                          "started on this machine for this run)")
+    ray.add_argument("--cpus-per-fit", type=positive_float, default=1.0, help="CPUs each fit reserves (fractions allowed)")
+    ray.add_argument("--gpus-per-fit", type=float_in(0.0, 8.0), default=0.0,
+                     help="GPUs each fit reserves; a fraction (0.25) lets fits share one GPU")
+    ray.add_argument("--ray-cpus", type=int_at_least(1), default=None,
+                     help="CPUs a Ray started on this machine may use (default: all)")
+    sweep = p.add_argument_group("sweeps (training/sweep.py): rank configurations by cross-validation")
+    sweep.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                       help="sweep NAME over the values (repeat the flag for more): model, seed, learning_rate, "
+                            "augment (none, standard, strong), temperature (with --teacher); --out gets the table")
+    sweep.add_argument("--search", choices=("grid", "random"), default="grid",
+                       help="every combination, or --samples of them drawn with --seed")
+    sweep.add_argument("--samples", type=int_at_least(1), default=8, help="configurations a random search draws")
     return p
+
+
+def fit_engine(args):
+    """The engine the flags ask for; Ray's flags without --engine ray, or Ray missing, are errors before any work."""
+    ray_flags = {"--address": args.address, "--ray-cpus": args.ray_cpus,
+                 "--cpus-per-fit": args.cpus_per_fit != 1.0, "--gpus-per-fit": args.gpus_per_fit}
+    if args.engine != "ray":
+        given = [flag for flag, value in ray_flags.items() if value]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to --engine ray")
+        return None  # training.run's default: in-process
+    with interrupts.deferred_during_fit():
+        from training.engine import EngineError
+        from training.engine_ray import RayEngine, require_ray
+    engine = RayEngine(address=args.address, cpus_per_fit=args.cpus_per_fit, gpus_per_fit=args.gpus_per_fit,
+                       local_cpus=args.ray_cpus, checkpoints=args.checkpoints)
+    try:
+        with interrupts.deferred_during_fit():  # Ray's imports, held like the others
+            require_ray()
+        engine.check_reachable()
+    except EngineError as exc:
+        raise ValueError(str(exc)) from None
+    return engine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +168,11 @@ def _main(argv: list[str] | None) -> int:
             from training.distill import check_teachers
 
             check_teachers(args.teacher, emotions if args.emotions else [])  # the data decides otherwise
+        engine = fit_engine(args)
+        if args.sweep:
+            from training.sweep import parse_sweep
+
+            space = parse_sweep(args.sweep, models, bool(args.teacher))
     except ValueError as exc:
         print(f"ferdesk-train: error: {exc}", file=sys.stderr)
         return 2
@@ -133,11 +180,13 @@ def _main(argv: list[str] | None) -> int:
         print("ferdesk-train: error: no dataset; pass --data FILE_OR_FOLDER or set FERDESK_DATA", file=sys.stderr)
         return 2
     named = '-'.join(emotions) if args.emotions else "all"  # all: every emotion the data has faces of
+    named = f"sweep-{named}" if args.sweep else named
     out = Path(args.out or f"runs/{named}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     with interrupts.deferred_during_fit():
         import keras  # noqa: F401  (every model, the baseline too, goes through Keras: imported here, held)
 
+        from training.engine import EngineError
         from training.fit import FitSettings
         from training.progress import Progress
         from training.run import RunConfig, run_training
@@ -155,11 +204,18 @@ def _main(argv: list[str] | None) -> int:
                         checkpoint_dir=args.checkpoints, init_from=args.init_from,
                         teachers=tuple(args.teacher), temperature=args.temperature,
                         distill_weight=args.distill_weight),
+        engine=engine,
     )
     progress = Progress(args.progress)
     try:
+        if args.sweep:
+            from training.sweep import run_sweep
+
+            summary = run_sweep(config, space, args.search, args.samples, progress)
+            progress.message(f"best configuration {summary['best']}; table in {out / 'sweep.md'}")
+            return 0
         report = run_training(config, progress)
-    except (ValueError, FileExistsError, OSError) as exc:
+    except (ValueError, FileExistsError, OSError, EngineError) as exc:
         print(f"ferdesk-train: error: {exc}", file=sys.stderr)
         return 2
     progress.message(f"best model {report['best_model']} written to {out} (report: {out / 'report.md'})")
