@@ -45,6 +45,7 @@ class FramePlace:
     index: int = -1
     count: int = 0
     file: Path | None = None
+    fps: float = 0.0  # frames a second of a video file (0: not a video file)
 
 
 class FrameSource:
@@ -53,6 +54,7 @@ class FrameSource:
     name: str = "source"
     fps: float | None = None
     live: bool = False  # live sources block in read(); the grabber never paces them
+    jumped: bool = False  # set by read() when its frame does not follow the one before (a seek): pacing restarts
 
     def __init__(self) -> None:
         self.ended = False
@@ -221,6 +223,12 @@ class VideoFileSource(_CaptureSource):
         self.position = 0  # index of the next frame
         self._cap: cv2.VideoCapture | None = None
         self._stat: tuple[int, float] | None = None
+        self._wanted: int | None = None  # set by seek() on another thread, taken by read()
+
+    def seek(self, index: int) -> None:
+        """Read frame `index` next (safe from another thread; kept across a re-open)."""
+        last = (self.frame_count or index + 1) - 1
+        self._wanted = min(max(0, int(index)), max(0, last))
 
     def _file_stat(self) -> tuple[int, float] | None:
         try:
@@ -249,6 +257,10 @@ class VideoFileSource(_CaptureSource):
     def read(self) -> ReadResult:
         if self._cap is None:
             raise SourceError(f"{self.name} is not open")
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and wanted != self.position:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, wanted)
+            self.position, self.jumped = wanted, True
         ok, frame = self._cap.read()
         if not ok or frame is None:
             # The decoder only says "no frame"; a file that vanished or changed under us is a failure,
@@ -265,7 +277,7 @@ class VideoFileSource(_CaptureSource):
         return True, to_color(frame), timestamp
 
     def place(self) -> FramePlace:
-        return FramePlace(self.position - 1, self.frame_count or 0)
+        return FramePlace(self.position - 1, self.frame_count or 0, None, self.fps or self.DEFAULT_FPS)
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -647,6 +659,8 @@ class LatestFrameGrabber:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._held = False  # paused: a file or folder waits where it is instead of playing on
+        self._steps = 0  # frames to read while paused (a step or a seek)
 
     # -- consumer side
     def start(self) -> LatestFrameGrabber:
@@ -680,6 +694,28 @@ class LatestFrameGrabber:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def pause(self, paused: bool) -> None:
+        """Stop reading (a file stays where it is; a camera is not paused, its frames are only not taken)."""
+        with self._cond:
+            self._held = paused and not self.source.live
+            self._cond.notify_all()
+
+    def read_one(self) -> None:
+        """While paused, read one frame (after a seek or a step)."""
+        with self._cond:
+            self._steps += 1
+            self._cond.notify_all()
+
+    def _wait_while_paused(self) -> bool:
+        """Block while paused and no step is asked for; True when the frame read next is a step."""
+        with self._cond:
+            while self._held and not self._steps and not self._stop.is_set():
+                self._cond.wait(0.1)
+            if self._steps:
+                self._steps -= 1
+                return True
+            return False
 
     def stop(self, timeout: float = 3.0) -> None:
         """Ask the thread to finish and join it; the thread closes the source itself."""
@@ -750,6 +786,9 @@ class LatestFrameGrabber:
                         self._stop.wait(delay)
                         delay = min(delay * 2.0, self.retry_max)
                         continue
+                stepping = self._wait_while_paused()
+                if self._stop.is_set():
+                    break
                 try:
                     ok, frame, timestamp = self.source.read()
                 except Exception as exc:
@@ -757,7 +796,9 @@ class LatestFrameGrabber:
                 else:
                     if ok and frame is not None:
                         failures, delay = 0, self.retry_initial
-                        if self.pace and self.speed > 0:
+                        if stepping or self.source.jumped:  # shown at once; playing goes on from here
+                            self.source.jumped, pace_origin = False, None
+                        if self.pace and self.speed > 0 and not stepping:
                             pace_origin = self._wait_until_due(pace_origin, timestamp)
                             if self._stop.is_set():
                                 break

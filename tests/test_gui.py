@@ -426,7 +426,7 @@ def test_an_ensemble_runs_live_but_is_not_offered_as_a_fine_tuning_start(window,
     assert not messages
 
 
-def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, small_study_csv, messages):
+def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, small_study_csv, monkeypatch, messages):
     old = window.card.folder
     window.retrain_action.trigger()
     dialog = window.retrain_dialog
@@ -434,6 +434,7 @@ def test_retrain_cancel_leaves_old_model_and_nothing_on_disk(window, qtbot, smal
     dialog.KILL_AFTER_MS = 0  # the worst case: the trainer is killed before it can clean up itself
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.epoch_bar.value() >= 1, timeout=180000)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Yes))  # past a minute
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: not dialog.running(), timeout=60000)
     assert "Cancelled" in dialog.status.text()

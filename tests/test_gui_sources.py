@@ -119,8 +119,8 @@ def test_face_ids_restart_with_each_source_and_stay_with_one_demo_face(window, q
     results, lock = [], threading.Lock()
     log = window.worker.on_result
 
-    def keep(result):  # every analysed frame (the window shows only the newest)
-        log(result)
+    def keep(result, place):  # every analysed frame (the window shows only the newest)
+        log(result, place)
         with lock:
             results.append(result)
 

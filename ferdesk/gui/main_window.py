@@ -12,8 +12,8 @@ import numpy as np
 from PyQt5.QtCore import QSettings, QStandardPaths, Qt, QTimer, QUrl
 from PyQt5.QtGui import QColor, QDesktopServices
 from PyQt5.QtWidgets import (
-    QAction, QActionGroup, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
-    QVBoxLayout, QWidget,
+    QAction, QActionGroup, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QSplitter, QVBoxLayout, QWidget,
 )
 
 from ferdesk import __version__
@@ -21,11 +21,13 @@ from ferdesk.facelog import FaceLog
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
-from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage
+from ferdesk.gui.summary import SummaryDialog, save_summary
+from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage, clock
 from ferdesk.gui.worker import PipelineWorker
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
 from ferdesk.paths import model_folders
-from ferdesk.pipeline import DEFAULT_MODEL, ViewOptions
+from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
+from ferdesk.session import SessionSummary
 from ferdesk.sources import FramePlace, ImageSource, SourceError, list_cameras, open_source
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
@@ -52,10 +54,6 @@ def timestamped_path(folder: Path, prefix: str, suffix: str) -> Path:
         path, n = folder / f"{stem}-{n}{suffix}", n + 1
     return path
 
-
-def clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
 
 
 def start_source(requested: str | None, saved: str, cameras: list[int]) -> tuple[str, str]:
@@ -107,6 +105,8 @@ class MainWindow(QMainWindow):
         self.model_started = False  # the worker has loaded its start-up model (or given up)
         self.failed_models: dict[str, str] = {}  # folder -> why it could not be loaded
         self.session_log = FaceLog([], {"app": f"ferdesk {__version__}"})
+        self.summary = SessionSummary()
+        self.summary_dialog: SummaryDialog | None = None
         self.retrain_dialog: RetrainDialog | None = None
 
         self.video = VideoView()
@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         if interval in [self.playback.slideshow.itemText(i) for i in range(self.playback.slideshow.count())]:
             self.playback.slideshow.setCurrentText(interval)
         self.playback.step.connect(self.step_image)
+        self.playback.seek.connect(self.seek_source)
+        self.playback.play_toggled.connect(lambda playing: self.pause_action.setChecked(not playing))
         self.playback.options_changed.connect(self._set_image_options)
         self.probabilities = ProbabilityPanel()
         self.history = HistoryPlot()
@@ -189,6 +191,19 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.rec_label)
         self.rec_timer = QTimer(self, interval=500)
         self.rec_timer.timeout.connect(self._show_recording_time)
+        # A training run goes on when its dialog is closed: its progress shows here, and a click brings it back.
+        self.training_button = QPushButton()
+        self.training_button.setFlat(True)
+        self.training_button.setToolTip("Show the Retrain dialog")
+        self.training_button.clicked.connect(self.open_retrain)
+        self.training_bar = QProgressBar(maximumWidth=120, maximumHeight=14, textVisible=False)
+        self.training_indicator = QWidget()
+        indicator_layout = QHBoxLayout(self.training_indicator)
+        indicator_layout.setContentsMargins(0, 0, 0, 0)
+        indicator_layout.addWidget(self.training_button)
+        indicator_layout.addWidget(self.training_bar)
+        self.training_indicator.hide()
+        self.statusBar().addPermanentWidget(self.training_indicator)
 
         self.camera_poll = QTimer(self, interval=CAMERA_POLL_MS)
         self.camera_poll.timeout.connect(self._poll_cameras)
@@ -200,7 +215,7 @@ class MainWindow(QMainWindow):
         self.model_dir: Path | None = None
         self.worker = PipelineWorker(self._model_candidates(model), self.view, SMOOTHING[self.smoothing_name],
                                      self.detector_mode)
-        self.worker.on_result = self.session_log.add
+        self.worker.on_result = self._log_result
         self.worker.initialized.connect(self._on_initialized)
         self.worker.init_failed.connect(self._on_init_failed)
         self.worker.result_ready.connect(self._on_result)
@@ -280,7 +295,7 @@ class MainWindow(QMainWindow):
                                           checkable=True)
         self.export_action = self._action(file_menu, "&Export face log (CSV/JSON)…", self.export_log, "Ctrl+E")
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
+        self.quit_action = self._action(file_menu, "&Quit", self.quit_asking, "Ctrl+Q")
 
         self.source_menu = bar.addMenu("&Source")
         self.source_menu.aboutToShow.connect(self._fill_source_menu)
@@ -290,10 +305,10 @@ class MainWindow(QMainWindow):
         self.pause_action = QAction("&Pause", self, checkable=True)
         self.pause_action.setShortcut("Space")
         self.pause_action.toggled.connect(self._set_paused)
-        self.next_image_action = QAction("&Next image", self)
+        self.next_image_action = QAction("&Next image or frame", self)
         self.next_image_action.setShortcut("Right")
         self.next_image_action.triggered.connect(lambda: self.step_image(1))
-        self.previous_image_action = QAction("Pre&vious image", self)
+        self.previous_image_action = QAction("Pre&vious image or frame", self)
         self.previous_image_action.setShortcut("Left")
         self.previous_image_action.triggered.connect(lambda: self.step_image(-1))
         self.sequence_action = QAction("Image folder is a &sequence (follow faces across images)", self,
@@ -349,6 +364,8 @@ class MainWindow(QMainWindow):
             detection_menu.addAction(action)
             self.detector_actions[mode] = action
         view_menu.addSeparator()
+        self.summary_action = self._action(view_menu, "Session &summary and timeline…", self.show_summary,
+                                           "Ctrl+Shift+T")
         self._action(view_menu, "&Full screen", self.toggle_full_screen, "F11", True, False)
 
         help_menu = bar.addMenu("&Help")
@@ -426,9 +443,18 @@ class MainWindow(QMainWindow):
             self.set_source(self.source_spec, fallback=self.source_fallback)
 
     def step_image(self, delta: int) -> None:
-        """Previous (-1) or next (+1) image of an image folder."""
+        """Previous (-1) or next (+1) image of an image folder, or frame of a video file."""
         if self.last_place.file is not None:
             self.worker.go_to_image(step=delta)
+        elif self.last_place.fps > 0:
+            self.worker.seek(step=delta)
+
+    def seek_source(self, index: int) -> None:
+        """Image `index` of a folder, or frame `index` of a video file (the seek bar)."""
+        if self.last_place.file is not None:
+            self.worker.go_to_image(index)
+        elif self.last_place.fps > 0:
+            self.worker.seek(index)
 
     def _set_image_options(self, loop: bool, interval) -> None:
         self.settings.setValue("images/loop", loop)
@@ -444,6 +470,7 @@ class MainWindow(QMainWindow):
 
     def _set_paused(self, paused: bool) -> None:
         self.worker.set_paused(paused)
+        self.playback.set_playing(not paused)
         self.video.set_badge("paused", "❚❚ Paused" if paused else None)
         self._update_status()
 
@@ -570,14 +597,46 @@ class MainWindow(QMainWindow):
 
     def open_retrain(self) -> None:
         if self.retrain_dialog is None:
-            self.retrain_dialog = RetrainDialog(self, data_path=str(self.settings.value("retrain/data", "")))
+            self.retrain_dialog = RetrainDialog(self, data_path=str(self.settings.value("retrain/data", "")),
+                                                settings=self.settings)
             self.retrain_dialog.model_ready.connect(self.set_model)
+            self.retrain_dialog.progress_changed.connect(self._show_training)
+            self.retrain_dialog.running_changed.connect(self._training_running)
         if not self.retrain_dialog.running():
             self.retrain_dialog.set_start_model(self.card)
+            self.training_indicator.hide()  # a finished run's result is seen now
         self.retrain_dialog.show()
         self.retrain_dialog.raise_()
+        self.retrain_dialog.activateWindow()
+
+    def _show_training(self, text: str, fraction: float) -> None:
+        running = self.retrain_dialog is not None and self.retrain_dialog.running()
+        self.training_button.setText(f"⏳ {text}" if running else f"{text} — show")
+        self.training_bar.setRange(0, 0 if fraction < 0 else 1000)  # busy until the first fit starts
+        self.training_bar.setValue(max(0, int(fraction * 1000)))
+        self.training_bar.setVisible(running)
+
+    def _training_running(self, running: bool) -> None:
+        """Shown from Start on; after the run, only while its result is still unseen (the dialog closed)."""
+        dialog_open = self.retrain_dialog is not None and self.retrain_dialog.isVisible()
+        self.training_indicator.setVisible(running or not dialog_open)
 
     # ---------------------------------------------------------------- results
+    def _log_result(self, result: FrameResult, place: FramePlace) -> None:
+        """Every analysed frame, on the worker thread: into the session's log and its summary."""
+        self.session_log.add(result)
+        pipeline = self.worker.pipeline
+        model = pipeline.classifier.card.name if pipeline is not None else ""
+        self.summary.add(result, self.worker.scene_number, self.worker.source_label, model, time.time(),
+                         place.file.name if place.file is not None else None)
+
+    def show_summary(self) -> None:
+        if self.summary_dialog is None:
+            self.summary_dialog = SummaryDialog(self.summary, self)
+        self.summary_dialog.refresh(fit=True)
+        self.summary_dialog.show()
+        self.summary_dialog.raise_()
+
     def _select_face(self, track_id: int) -> None:
         self.selected_track = track_id
 
@@ -597,7 +656,7 @@ class MainWindow(QMainWindow):
         self.last_result = result
         if shown.place != self.last_place:
             self.last_place = shown.place
-            self.playback.show_place(shown.place)
+            self.playback.show_place(shown.place, self.source_name)
         self.video.show_frame(bgr_to_qimage(result.annotated), result.faces)
         face = self._shown_face(result.faces)
         if face is None:
@@ -777,7 +836,34 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About ferdesk", self.about_text())
 
     # ---------------------------------------------------------------- shutdown
+    def confirm_quit(self) -> bool:
+        """Ask first when quitting would stop a training run or lose session data not yet saved."""
+        if self.retrain_dialog is not None and self.retrain_dialog.running():
+            answer = QMessageBox.question(
+                self, "Quit ferdesk", "A training run is still going. Quitting cancels it and keeps nothing of it. "
+                "Quit anyway?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                return False
+        if not (self.summary.changed and self.summary.faces()):
+            return True
+        answer = QMessageBox.question(
+            self, "Quit ferdesk", "This session's summary (each face's emotions over time) has not been saved. "
+            "Save it before quitting?", QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            path, _ = QFileDialog.getSaveFileName(self, "Save the session summary", "ferdesk-session.json",
+                                                  "JSON with each face's timeline (*.json);;CSV (*.csv)")
+            return bool(path) and save_summary(self, self.summary, Path(path))
+        return answer == QMessageBox.Discard
+
+    def quit_asking(self) -> None:
+        if self.confirm_quit():
+            self.summary.changed = False  # asked once: the close that follows does not ask again
+            self.close()
+
     def closeEvent(self, event) -> None:
+        if event.spontaneous() and not self.confirm_quit():  # the window's close button (a program's close() is not)
+            event.ignore()
+            return
         self.settings.setValue("geometry", self.saveGeometry())
         if self.source_spec and not self.source_fallback:  # a stand-in is never remembered as the user's choice
             self.settings.setValue("source", self.source_spec)

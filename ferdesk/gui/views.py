@@ -19,6 +19,12 @@ def bgr_to_qimage(frame: np.ndarray) -> QImage:
     return QImage(frame.data, width, height, frame.strides[0], QImage.Format_BGR888).copy()
 
 
+def clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour on."""
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
+
+
 def qcolor(emotion: str) -> QColor:
     b, g, r = color_for(emotion)
     return QColor(r, g, b)

@@ -25,7 +25,9 @@ from ferdesk.model_card import ModelFolderError
 from ferdesk.overlay import draw_overlay
 from ferdesk.pipeline import EmotionPipeline, FrameResult, ViewOptions
 from ferdesk.preprocess import Box
-from ferdesk.sources import FrameSource, FramePlace, ImageSource, LatestFrameGrabber, SourceError, check_source
+from ferdesk.sources import (
+    FramePlace, FrameSource, ImageSource, LatestFrameGrabber, SourceError, VideoFileSource, check_source,
+)
 
 MAX_RECORDING_GAP_S = 10.0  # a longer stall (e.g. a suspended laptop) is not written out as a frozen frame
 
@@ -68,6 +70,7 @@ class PipelineWorker(QThread):
         self._result_lock = threading.Lock()
         self._grabber: LatestFrameGrabber | None = None
         self._paused = False
+        self._show_one = False  # paused, but a step or a seek asks for one frame to be analysed
         self._last_index = -1
         self._writer: cv2.VideoWriter | None = None
         self._record_path: Path | None = None
@@ -80,7 +83,9 @@ class PipelineWorker(QThread):
         self._shown: Shown | None = None  # the last result offered, kept to redraw it
         self._frame_times: deque[float] = deque(maxlen=30)
         self.frames_processed = 0  # frames through the pipeline (the source may deliver more: stale ones are dropped)
-        self.on_result: Callable | None = None  # called on this thread for every result (session log)
+        self.on_result: Callable | None = None  # on_result(result, place), on this thread for every analysed frame
+        self.scene_number = 0  # counts fresh starts (a source, a photo): faces of different scenes are never one face
+        self.source_label = ""
 
     # ---- called from the GUI thread
     def submit(self, command: Callable[[], None]) -> None:
@@ -118,10 +123,11 @@ class PipelineWorker(QThread):
                 self._grabber.stop()
             self._grabber = LatestFrameGrabber(source, on_state=self._emit_state).start()
             self._last_index = -1  # frame indices restart with each source
-            self._paused = False
-            self._last_frame = None
+            self._paused = self._show_one = False
+            self._last_frame = self._shown = None
             self._forget_faces()
             self._frame_times.clear()
+            self.source_label = source.name
             self.source_changed.emit(source.name, spec or source.name)
 
         self.submit(command)
@@ -134,13 +140,43 @@ class PipelineWorker(QThread):
     def _forget_faces(self) -> None:
         """A new source, or a photo unrelated to the last: no tracks, smoothing or detector state carried over,
         and faces numbered from 1 again."""
+        self.scene_number += 1
         if self.pipeline is not None:
             self.pipeline.reset()
             self.pipeline.tracker.reset(restart_ids=True)
 
     def set_paused(self, paused: bool) -> None:
+        """Stop analysing; a video file or image folder also stops where it is (a camera cannot)."""
         def command():
             self._paused = paused
+            if self._grabber is not None:
+                self._grabber.pause(paused)
+
+        self.submit(command)
+
+    def seek(self, index: int | None = None, step: int = 0) -> None:
+        """Show frame `index` of a video file, or the one `step` frames on from the one on screen; while paused
+        that one frame is analysed. A jump (not a single step) starts the faces afresh."""
+        def command():
+            grabber = self._grabber
+            source = grabber.source if grabber is not None else None
+            if not isinstance(source, VideoFileSource):
+                return
+            here = self._shown.place.index if self._shown is not None else 0
+            target = here + step if index is None else index
+            source.seek(target)
+            if abs(target - here) > 1:
+                self._forget_faces()
+            if grabber.state in ("ended", "stopped"):  # the end was reached: read the file again from there
+                grabber.stop()
+                grabber = self._grabber = LatestFrameGrabber(source, on_state=self._emit_state).start()
+                self._last_index = -1
+                grabber.pause(self._paused)
+            if self._paused:
+                latest = grabber.latest()  # a frame read before the pause is not the one asked for
+                self._last_index = max(self._last_index, latest.index if latest is not None else -1)
+                self._show_one = True
+                grabber.read_one()
 
         self.submit(command)
 
@@ -173,11 +209,14 @@ class PipelineWorker(QThread):
         self.submit(command)
 
     def set_image_options(self, loop: bool, interval: float | None) -> None:
-        """Whether next/slideshow go round from the last image to the first, and the slideshow's seconds per image."""
+        """Whether a video or an image folder goes round from its end to its start, and the slideshow's seconds per
+        image."""
         def command():
             source = self._grabber.source if self._grabber is not None else None
             if isinstance(source, ImageSource):
                 source.loop, source.interval = loop, interval
+            elif isinstance(source, VideoFileSource):
+                source.loop = loop
 
         self.submit(command)
 
@@ -258,7 +297,7 @@ class PipelineWorker(QThread):
         while not self._stop.is_set():
             self._run_commands()
             grabber = self._grabber
-            if self.pipeline is None or grabber is None or self._paused:
+            if self.pipeline is None or grabber is None or (self._paused and not self._show_one):
                 time.sleep(0.02)
                 continue
             grabbed = grabber.get(timeout=0.05, newer_than=self._last_index)
@@ -267,6 +306,7 @@ class PipelineWorker(QThread):
                     time.sleep(0.05)
                 continue
             self._last_index = grabbed.index
+            self._show_one = False
             if grabbed.frame is self._last_frame:  # an image held on screen: analysed once is enough
                 continue
             source = grabber.source
@@ -279,7 +319,7 @@ class PipelineWorker(QThread):
             self.frames_processed += 1
             self._record(result.annotated, grabber, grabbed.captured_at)
             if self.on_result is not None:
-                self.on_result(result)
+                self.on_result(result, grabbed.place)
             self._offer(Shown(result, grabbed.place, mirrored))
         self._shutdown()
 
