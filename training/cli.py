@@ -19,20 +19,6 @@ def default_data() -> str | None:
     return data_path()
 
 
-def _distill_temperature(text: str) -> float:
-    value = float(text)
-    if not 1.0 <= value <= 20.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a temperature from 1 to 20")
-    return value
-
-
-def _unit_fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
-
-
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: X)" only where the help text does not say the default itself and X is a value."""
 
@@ -84,9 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", action="append", default=[], metavar="MODEL_DIR",
                    help="distil: the CNNs also learn each face's probabilities from this model folder (repeat the flag "
                         "for several teachers, averaged); the teacher must classify every emotion of the run")
-    p.add_argument("--temperature", type=_distill_temperature, default=2.0,
+    p.add_argument("--temperature", type=float_in(1.0, 20.0), default=2.0,
                    help="distillation temperature (>= 1): higher softens teacher and student more")
-    p.add_argument("--distill-weight", type=_unit_fraction, default=0.7,
+    p.add_argument("--distill-weight", type=float_in(0.0, 1.0), default=0.7,
                    help="share of the teacher term in the loss, 0-1 (the rest is cross-entropy with the labels)")
     p.add_argument("--progress", choices=("bar", "json", "quiet"), default="bar",
                    help="progress bars, JSON lines (for programs) or nothing")
