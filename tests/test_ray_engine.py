@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -149,6 +150,7 @@ def ray_cluster():
                 node.wait(60)
             except subprocess.TimeoutExpired:
                 node.kill()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -173,27 +175,30 @@ def test_a_killed_driver_run_again_skips_the_fits_it_finished(ray_cluster, small
     command = [sys.executable, "-m", "training", "--data", str(small_study_csv), *TINY, "--models", "cnn_small",
                "--epochs", "3", "--engine", "ray", "--address", ray_cluster["address"], "--checkpoints",
                str(checkpoints), "--out", str(out)]
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ray_cluster["env"],
-                             cwd=REPO_ROOT)
+    log = tmp_path / "first-run.log"
+    with open(log, "w") as handle:
+        first = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=ray_cluster["env"],
+                                 cwd=REPO_ROOT)
     deadline = time.monotonic() + 400
     while not list(checkpoints.glob("ray-fits/*/*.json")):
-        assert first.poll() is None and time.monotonic() < deadline, "the first run ended before any fit finished"
+        assert first.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.2)
     first.kill()  # a crash: no clean-up of any kind
     first.wait()
     finished = {p.stem for p in checkpoints.glob("ray-fits/*/*.json")}
     assert finished and not out.exists()
-    assert finished < {"cnn_small-cv-1", "cnn_small-cv-2", "cnn_small-final-0"}, "killed after the last fit"
+    assert finished < {"cnn_small-cv-1", "cnn_small-cv-2", "cnn_small-final-0"}, f"killed after the last fit: {finished}"
     assert query_cluster(ray_cluster, free_cpus=2, timeout=60)["free_cpus"] == 2, "its trials were stopped"
 
     result = run_cli(*command[1:], timeout=600, env=ray_cluster["env"])
     assert result.returncode == 0, result.stderr[-3000:]
     started = {e["fit"] for e in events(result.stdout) if e["event"] == "fit_started"}
-    assert started and not started & finished, "finished fits were not fitted again"
+    assert started and not started & finished, f"fitted again: {started & finished}"
     fits = json.loads((out / "report.json").read_text())["engine"]["fits"]
     assert {f["fit"] for f in fits if f["restored"]} == finished
     assert read_card(out).labels == ["sad", "surprise"]
-    assert not list(checkpoints.glob("ray-fits/*/*")), "records go once the run has its model folder"
+    left = list(checkpoints.glob("ray-fits/*/*"))
+    assert not left, f"records go once the run has its model folder: {left}"
 
 
 @pytest.mark.slow

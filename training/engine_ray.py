@@ -297,7 +297,8 @@ class RayEngine:
         from ray.util.queue import Empty, Queue
 
         connected = self._connect(data, progress)
-        storage = Path(tempfile.mkdtemp(prefix="ferdesk-tune-"))
+        # Beside the records: a driver killed outright leaves it where the next run of the command removes it.
+        storage = Path(tempfile.mkdtemp(prefix="tune-", dir=records.folder))
         finished: set[FitJob] = set()
         try:
             self._check_resources()

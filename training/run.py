@@ -6,6 +6,7 @@ failed run never leaves a half-written model folder.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -209,19 +210,21 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
         jobs = plan_fits(config.models, len(data.train.splits))
         outcomes, tests, by_model = {}, {}, {}
         # Engines hand back fits as they finish (in any order on Ray); a model is summed up once all of its are in.
-        for outcome in config.engine.run(jobs, data.train, config.fit, progress):
-            job = outcome.job
-            outcomes[job] = outcome
-            if job.stage == "final":
-                proba = predict_proba(outcome.model, x_test, config.fit.flip_average)
-                tests[job.model] = test = classification_metrics(y_test, proba, emotions)
-                progress.fit_done(job.model, "final", 0, 0, test_accuracy=test["accuracy"],
-                                  test_macro_f1=test["macro_f1"])
-            mine = [j for j in jobs if j.model == job.model]
-            if all(j in outcomes for j in mine):
-                final = outcomes[FitJob(job.model, "final")]
-                by_model[job.model] = model_result(job.model, [outcomes[j] for j in mine if j.stage == "cv"], final,
-                                                   tests[job.model], len(emotions), progress)
+        fits = config.engine.run(jobs, data.train, config.fit, progress)
+        with contextlib.closing(fits):  # an interrupt between two fits still stops the engine's trials
+            for outcome in fits:
+                job = outcome.job
+                outcomes[job] = outcome
+                if job.stage == "final":
+                    proba = predict_proba(outcome.model, x_test, config.fit.flip_average)
+                    tests[job.model] = test = classification_metrics(y_test, proba, emotions)
+                    progress.fit_done(job.model, "final", 0, 0, test_accuracy=test["accuracy"],
+                                      test_macro_f1=test["macro_f1"])
+                mine = [j for j in jobs if j.model == job.model]
+                if all(j in outcomes for j in mine):
+                    folds = [outcomes[j] for j in mine if j.stage == "cv"]
+                    by_model[job.model] = model_result(job.model, folds, outcomes[FitJob(job.model, "final")],
+                                                       tests[job.model], len(emotions), progress)
         results = [by_model[name] for name in config.models]
         finals = {name: outcomes[FitJob(name, "final")].model for name in config.models}
         histories = {name: outcomes[FitJob(name, "final")].history for name in config.models}
