@@ -122,12 +122,17 @@ def fit_trial(config: dict, data: TrainingData, settings: FitSettings, queue, st
     job = FitJob.from_dict(config["fit"])
     node = ray.get_runtime_context().get_node_id()
     _limit_threads(cpus)
-    with tempfile.TemporaryDirectory(prefix="ferdesk-start-") as folder:
-        if start_model is not None:  # a node-local copy of the fine-tuning start (the driver's path may not exist)
-            for name, content in start_model.items():
-                (Path(folder) / name).write_bytes(content)
-            settings = dataclasses.replace(settings, init_from=folder)
+    folder = None
+    if start_model is not None:  # a node-local copy of the fine-tuning start (the driver's path may not exist)
+        folder = tempfile.mkdtemp(prefix="ferdesk-start-")
+        for name, content in start_model.items():
+            (Path(folder) / name).write_bytes(content)
+        settings = dataclasses.replace(settings, init_from=folder)
+    try:
         outcome = run_fit(job, data, settings, RelayProgress(queue, {"fit": job.key, "node": node}), node)
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
     payload = model_bytes(outcome.model) if outcome.model is not None else None
     queue.put(("outcome", outcome.record(), payload))
     tune.report({"seconds": outcome.seconds, **(outcome.scores or {})})
