@@ -7,6 +7,7 @@ no model folder behind and never touches the model in use.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -94,6 +95,15 @@ class RetrainDialog(QDialog):
         self.folds.setToolTip("0 skips cross-validation (one model only)")
         self.epochs = QSpinBox(minimum=1, maximum=500, value=20)
         self.name_edit = QLineEdit("my-model")
+        # Fits on Ray: this machine's cores or a cluster (training's --engine ray); Ray is an optional extra.
+        self.parallel = QCheckBox("Run fits in parallel (Ray)")
+        self.address_edit = QLineEdit()
+        self.address_edit.setPlaceholderText("empty: this machine; or a cluster, HOST:PORT or ray://HOST:10001")
+        self.address_edit.setEnabled(False)
+        self.parallel.toggled.connect(self.address_edit.setEnabled)
+        if importlib.util.find_spec("ray") is None:
+            self.parallel.setEnabled(False)
+            self.parallel.setText("Run fits in parallel (Ray): install it with pip install 'ferdesk[cluster]'")
         self.fine_tune = QCheckBox("Improve the model in use with this data (fine-tune)")
         self.fine_tune.setEnabled(False)
         self.fine_tune.toggled.connect(self._lock_to_start_model)
@@ -107,6 +117,8 @@ class RetrainDialog(QDialog):
         form.addRow("Folds", self.folds)
         form.addRow("Max epochs", self.epochs)
         form.addRow("Output name", self.name_edit)
+        form.addRow("", self.parallel)
+        form.addRow("Ray cluster address", self.address_edit)
         self.settings_box = QGroupBox("Training settings")
         self.settings_box.setLayout(form)
         for box in (*self.emotion_boxes.values(), *self.model_boxes.values(), self.fine_tune):
@@ -289,6 +301,10 @@ class RetrainDialog(QDialog):
                 str(self.epochs.value()), "--out", str(self.out_dir), "--progress", "json"]
         if self.fine_tune.isChecked() and self.start_model is not None:
             args += ["--init-from", str(self.start_model.folder), "--learning-rate", str(FINE_TUNE_LEARNING_RATE)]
+        if self.parallel.isChecked():
+            args += ["--engine", "ray"]
+            if self.address_edit.text().strip():
+                args += ["--address", self.address_edit.text().strip()]
         return args
 
     # ---- the process
