@@ -33,6 +33,7 @@ class ViewOptions:
     show_labels: bool = True
     show_bars: bool = True
     mirror: bool = False
+    followed: int | None = None  # track id of the face the side panel follows, marked on the frame
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class EmotionPipeline:
         annotated = None
         if annotate:
             annotated = draw_overlay(frame, results, self.labels, self.view.show_boxes, self.view.show_labels,
-                                     self.view.show_bars)
+                                     self.view.show_bars, followed=self.view.followed)
         t5 = time.perf_counter()
         for name, (a, b) in zip(STAGES, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5))):
             timings[name] = (b - a) * 1000.0

@@ -1,17 +1,20 @@
-"""draw_overlay on real frames: copies, colours, toggles, sizes from 160x120 to 4K."""
+"""draw_overlay on real frames: copies, colours, toggles, sizes from 160x120 to 4K; the layout of close faces
+(real demo faces, detected and classified by the real pipeline) and the mark on the followed face."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 import pytest
 
 from ferdesk.labels import EMOTIONS, color_for
-from ferdesk.overlay import Style, draw_overlay
+from ferdesk.overlay import FaceLayout, Style, draw_overlay, layout_overlay
+from ferdesk.pipeline import DEFAULT_MODEL, EmotionPipeline, FrameResult
 from ferdesk.preprocess import Box
-from ferdesk.sources import read_image
+from ferdesk.sources import demo_faces, read_image
 from ferdesk.track import FaceTracker
 
 HAPPY = np.array([0.02, 0.01, 0.03, 0.87, 0.02, 0.03, 0.02])
@@ -151,3 +154,205 @@ def test_small_faces_get_a_label_without_the_bar_chart(grace):
     tiny = cv2.resize(grace, (160, 120), interpolation=cv2.INTER_AREA)
     face = Face(Box(40, 20, 60, 60), HAPPY)
     assert not np.array_equal(draw_overlay(tiny, [face], EMOTIONS), draw_overlay(tiny, [face], EMOTIONS, show_bars=False))
+
+
+# ---------------------------------------------------------------- close faces
+# Rows and grids of the real demo faces, close together: (face names, side, gap between tiles, columns, frame size).
+SIX = ["fer_angry", "fer_happy", "fer_sad", "fer_surprise", "fer_fear", "fer_neutral"]
+CLOSE = {
+    "row of 4": (SIX[:4], 130, 12, 4, (640, 480)),
+    "row of 5": (SIX[:5], 110, 8, 5, (640, 480)),
+    "3 and Grace Hopper": (["grace_hopper", *SIX[1:4]], 140, 10, 4, (640, 480)),
+    "grid of 6": (SIX, 140, 16, 3, (640, 480)),
+    "grid of 6, 720p": (SIX, 200, 20, 3, (1280, 720)),
+}
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, np.ndarray]:
+    return dict(demo_faces())
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    with EmotionPipeline(DEFAULT_MODEL) as p:
+        yield p
+
+
+def tiled(demo, names, side, gap, cols, size) -> np.ndarray:
+    """The faces in a block of `cols` columns, `gap` pixels apart, in the middle of a gray frame."""
+    width, height = size
+    rows = -(-len(names) // cols)
+    frame = np.full((height, width, 3), 120, np.uint8)
+    left, top = (width - cols * side - (cols - 1) * gap) // 2, (height - rows * side - (rows - 1) * gap) // 2
+    for k, name in enumerate(names):
+        r, c = divmod(k, cols)
+        x, y = left + c * (side + gap), top + r * (side + gap)
+        frame[y : y + side, x : x + side] = cv2.resize(demo[name], (side, side), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def analysed(pipeline, frame: np.ndarray, count: int, annotate: bool = False) -> FrameResult:
+    """The real pipeline's result on a fresh scene (ids from 1); every face placed must be found."""
+    pipeline.reset()
+    pipeline.tracker.reset(restart_ids=True)
+    result = pipeline.process(frame, 0.0, annotate=annotate)
+    assert len(result.faces) == count, [f.box for f in result.faces]
+    return result
+
+
+@pytest.fixture(scope="module", params=list(CLOSE))
+def close_faces(request, demo, pipeline) -> FrameResult:
+    names, side, gap, cols, size = CLOSE[request.param]
+    return analysed(pipeline, tiled(demo, names, side, gap, cols, size), len(names))
+
+
+def check_layout(parts: list[FaceLayout], width: int, height: int) -> None:
+    """Labels, charts and tags lie inside the frame and meet no other face and no other label, chart or tag."""
+    for part in parts:
+        for rect in part.placed:
+            assert rect.inside(width, height), (part.index, rect)
+            for other in parts:
+                assert other is part or not rect.intersects(other.box), (part.index, rect, other.index, other.box)
+        assert part.chart is None or not part.chart.intersects(part.box), "a chart covers its own face"
+    placed = [(part.index, rect) for part in parts for rect in part.placed]
+    for (i, a), (j, b) in itertools.combinations(placed, 2):
+        assert not a.intersects(b), (i, a, j, b)
+
+
+def drawn_outside(out: np.ndarray, frame: np.ndarray, parts: list[FaceLayout]) -> int:
+    """How many changed pixels lie outside every box and placed rectangle of the layout."""
+    allowed = np.zeros(frame.shape[:2], bool)
+    for part in parts:
+        for rect in (part.box, *part.placed):
+            allowed[rect.y0 : rect.y1, rect.x0 : rect.x1] = True
+    return int((changed(out, frame) & ~allowed).sum())
+
+
+def test_close_faces_are_never_covered_by_a_neighbours_label_or_chart(demo, pipeline):
+    """Four real faces in a row, 12 px apart, with room above and below: nothing is drawn inside any face.
+    (Before the layout, each chart went right of its face, over the next face.)"""
+    names, side, gap, cols, size = CLOSE["row of 4"]
+    result = analysed(pipeline, tiled(demo, names, side, gap, cols, size), len(names))
+    out = draw_overlay(result.frame, result.faces, result.labels, show_boxes=False)
+    assert changed(out, result.frame).any()
+    for face in result.faces:
+        b = face.box
+        inside = changed(out, result.frame)[int(b.y) : int(b.y + b.h), int(b.x) : int(b.x + b.w)]
+        assert not inside.any(), f"face #{face.track_id} is covered at {inside.sum()} pixels"
+
+
+def test_close_faces_layout_stays_clear_inside_and_labelled(close_faces):
+    result = close_faces
+    height, width = result.frame.shape[:2]
+    followed = result.faces[-1].track_id
+    parts = layout_overlay(result.faces, result.labels, width, height, followed=followed)
+    check_layout(parts, width, height)
+    # Each of these frames has room for every label, and the large faces get a chart somewhere.
+    assert all(part.label is not None for part in parts)
+    assert any(part.chart is not None for part in parts)
+    # The drawing keeps to the layout: nothing is drawn outside the boxes and the rectangles placed.
+    out = draw_overlay(result.frame, result.faces, result.labels, followed=followed)
+    assert drawn_outside(out, result.frame, parts) == 0
+
+
+@pytest.mark.parametrize("margin", [4, 30])
+def test_no_room_around_the_faces_labels_go_inside_and_charts_are_dropped(demo, pipeline, margin):
+    """The row of four cut down to the faces and a few pixels around them: no chart fits anywhere, so none is
+    drawn, and each label moves inside its own box rather than onto a neighbour."""
+    names, side, gap, cols, size = CLOSE["row of 4"]
+    result = analysed(pipeline, tiled(demo, names, side, gap, cols, size), len(names))
+    x0 = int(min(f.box.x for f in result.faces)) - margin
+    y0 = int(min(f.box.y for f in result.faces)) - margin
+    x1 = int(max(f.box.x + f.box.w for f in result.faces)) + margin
+    y1 = int(max(f.box.y + f.box.h for f in result.faces)) + margin
+    assert x0 >= 0 and y0 >= 0
+    frame = np.ascontiguousarray(result.frame[y0:y1, x0:x1])
+    faces = [replace(f, box=Box(f.box.x - x0, f.box.y - y0, f.box.w, f.box.h)) for f in result.faces]
+    height, width = frame.shape[:2]
+    parts = layout_overlay(faces, result.labels, width, height)
+    check_layout(parts, width, height)
+    assert all(part.chart is None for part in parts)
+    assert all(part.label is not None for part in parts)
+    out = draw_overlay(frame, faces, result.labels)
+    assert drawn_outside(out, frame, parts) == 0
+
+
+def test_overlapping_faces_keep_only_their_box_colour(grace):
+    """Two boxes on top of each other leave no free spot in a frame they fill: both keep their coloured box, and
+    neither gets a label over the other."""
+    frame, box = scaled(grace, 200, 200)
+    faces = [Face(Box(2, 2, 190, 190), HAPPY), Face(Box(10, 10, 185, 185), SAD)]
+    parts = layout_overlay(faces, EMOTIONS, 200, 200)
+    check_layout(parts, 200, 200)
+    assert all(part.label is None and part.chart is None for part in parts)
+    out = draw_overlay(frame, faces, EMOTIONS)
+    assert np.abs(out[100, 0:6].astype(int) - np.array(color_for("happy"))).max(axis=1).min() <= 30
+    assert np.abs(out[100, 8:13].astype(int) - np.array(color_for("sad"))).max(axis=1).min() <= 30
+
+
+def test_the_followed_face_is_marked(demo, pipeline):
+    names, side, gap, cols, size = CLOSE["row of 4"]
+    result = analysed(pipeline, tiled(demo, names, side, gap, cols, size), len(names))
+    frame, faces, labels = result.frame, result.faces, result.labels
+    target = faces[1]
+    plain = draw_overlay(frame, faces, labels)
+    marked = draw_overlay(frame, faces, labels, followed=target.track_id)
+    assert np.array_equal(draw_overlay(frame, faces, labels, followed=-5), plain)  # an id not in view: no mark
+    parts = layout_overlay(faces, labels, frame.shape[1], frame.shape[0], followed=target.track_id)
+    assert [p.followed for p in parts] == [f is target for f in faces]
+    assert [p.tag is not None for p in parts] == [f is target for f in faces]  # the "following" tag
+    check_layout(parts, frame.shape[1], frame.shape[0])
+    # A thicker outline: more pixels of the face's colour across its left edge, and white corner marks.
+    x0, y0, y1 = int(round(target.box.x)), int(round(target.box.y)), int(round(target.box.y + target.box.h))
+    colour = np.array(color_for(target.top(labels)[0]))
+    mid = (y0 + y1) // 2
+    def edge_width(image):
+        return int((np.abs(image[mid, x0 - 8 : x0 + 9].astype(int) - colour).max(axis=1) <= 30).sum())
+    assert edge_width(marked) > edge_width(plain)
+    corner = marked[y0, x0 + 3 : x0 + 12].astype(int)
+    assert (corner.min(axis=1) > 200).any() and not (plain[y0, x0 + 3 : x0 + 12].min(axis=1) > 200).any()
+    # The pipeline draws the mark for the face its view options name (the app sets it to the side panel's face).
+    pipeline.view.followed = target.track_id
+    try:
+        again = analysed(pipeline, frame, len(names), annotate=True)
+    finally:
+        pipeline.view.followed = None
+    assert [f.track_id for f in again.faces] == [f.track_id for f in faces]
+    assert np.array_equal(again.annotated, marked)
+
+
+def test_the_app_marks_the_face_its_side_panel_follows(demo, qtbot, gui_settings, tmp_path, monkeypatch):
+    """The real window on a photo of four close faces: the face the side panel shows is the one marked, at once
+    (the photo is held on screen, no new frame comes), and a click on another face moves the mark there."""
+    from PyQt5.QtCore import QPoint, Qt
+
+    from ferdesk.gui import main_window
+
+    names, side, gap, cols, size = CLOSE["row of 4"]
+    photo = tmp_path / "four.png"
+    cv2.imwrite(str(photo), tiled(demo, names, side, gap, cols, size))
+    monkeypatch.setattr(main_window, "list_cameras", lambda: [])
+    win = main_window.MainWindow(settings=gui_settings, source=str(photo), model=str(DEFAULT_MODEL))
+    qtbot.addWidget(win)
+    win.show()
+
+    def marks(track_id):
+        result = win.last_result
+        if result is None or len(result.faces) != len(names) or win.view.followed != track_id:
+            return False
+        expected = draw_overlay(result.frame, result.faces, result.labels, followed=track_id)
+        return np.array_equal(result.annotated, expected) and f"#{track_id}:" in win.probabilities.caption
+
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) == len(names), timeout=30000)
+    shown = max(win.last_result.faces, key=lambda f: f.box.w * f.box.h)  # the side panel's face: the largest
+    qtbot.waitUntil(lambda: marks(shown.track_id), timeout=10000)
+
+    other = next(f for f in win.last_result.faces if f.track_id != shown.track_id)
+    rect, image = win.video.target_rect(), win.video.image
+    scale = rect.width() / image.width()
+    at = QPoint(int(rect.x() + (other.box.x + other.box.w / 2) * scale),
+                int(rect.y() + (other.box.y + other.box.h / 2) * scale))
+    qtbot.mouseClick(win.video, Qt.LeftButton, pos=at)
+    qtbot.waitUntil(lambda: marks(other.track_id), timeout=10000)
+    win.close()

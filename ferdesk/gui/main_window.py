@@ -498,6 +498,7 @@ class MainWindow(QMainWindow):
         self.history.clear()
         self.selected_track = None
         self.history_track = None
+        self.view.followed = None
         self.last_place = FramePlace()
         self.playback.show_place(self.last_place)
         self._update_status()
@@ -638,7 +639,8 @@ class MainWindow(QMainWindow):
         self.summary_dialog.raise_()
 
     def _select_face(self, track_id: int) -> None:
-        self.selected_track = track_id
+        self.selected_track = self.view.followed = track_id
+        self.worker.redraw()  # paused, or an image held on screen: mark it now
 
     def _shown_face(self, faces):
         """The clicked face; else the face already shown, while it stays in view; else the largest."""
@@ -667,7 +669,8 @@ class MainWindow(QMainWindow):
                                           f"Face #{face.track_id}: {top} ({confidence:.0%})")
             if face.track_id != self.history_track:
                 self.history.clear(result.labels)
-                self.history_track = face.track_id
+                self.history_track = self.view.followed = face.track_id
+                self.worker.redraw()  # mark it at once, also on an image held on screen
             self.history.add(result.timestamp, face.probabilities)
         self._update_status()
 

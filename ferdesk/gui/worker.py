@@ -193,7 +193,7 @@ class PipelineWorker(QThread):
                 frame, width = np.ascontiguousarray(frame[:, ::-1]), frame.shape[1]
                 faces = [replace(f, box=Box(width - f.box.x - f.box.w, f.box.y, f.box.w, f.box.h)) for f in faces]
             annotated = draw_overlay(frame, faces, result.labels, self.view.show_boxes, self.view.show_labels,
-                                     self.view.show_bars)
+                                     self.view.show_bars, followed=self.view.followed)
             self._offer(Shown(replace(result, frame=frame, faces=faces, annotated=annotated), shown.place,
                               self.view.mirror))
 
