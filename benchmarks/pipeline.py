@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # fer_peer.py beside this file
 
+from ferdesk.detect import DETECTOR_MODES  # noqa: E402
 from ferdesk.pipeline import DEFAULT_MODEL, STAGES, EmotionPipeline  # noqa: E402
 from ferdesk.sources import demo_faces  # noqa: E402
 from fer_peer import stats, time_detect_emotions  # noqa: E402
@@ -106,6 +107,7 @@ def time_pipeline(pipeline: EmotionPipeline, frames: list[np.ndarray], warmup: i
     wall: list[float] = []
     cpu: list[float] = []
     counts: list[int] = []
+    detector_runs: list[int] = []
     start = time.perf_counter()
     for i, frame in enumerate(frames):
         c0, t0 = time.process_time(), time.perf_counter()
@@ -113,6 +115,7 @@ def time_pipeline(pipeline: EmotionPipeline, frames: list[np.ndarray], warmup: i
         wall.append((time.perf_counter() - t0) * 1000.0)
         cpu.append((time.process_time() - c0) * 1000.0)
         counts.append(len(result.faces))
+        detector_runs.append(pipeline.detector.calls)
         for s in STAGES:
             stages[s].append(result.timings_ms[s])
     elapsed = time.perf_counter() - start
@@ -125,6 +128,8 @@ def time_pipeline(pipeline: EmotionPipeline, frames: list[np.ndarray], warmup: i
         "fer_equivalent": stats([sum(stages[s][i] for s in FER_EQUIVALENT) for i in range(len(frames))]),
         "end_to_end": stats(wall),
         "cpu_per_frame": stats(cpu),  # process CPU time (all threads): less sensitive to other load
+        # BlazeFace runs per frame (0 on frames held while faces stand still): machine-independent
+        "detector_runs_per_frame": round(float(np.mean(detector_runs)), 3),
         "fps": round(len(frames) / elapsed, 2),
     }
 
@@ -185,6 +190,7 @@ def print_table(scene: str, r: dict) -> None:
           f"   -> {r['fps']:.1f} frames/s")
     print(f"   {'cpu time':<12}{r['cpu_per_frame']['median_ms']:>11.2f}{r['cpu_per_frame']['p95_ms']:>10.2f}"
           "   (process CPU, all threads)")
+    print(f"   detector runs per frame: {r['detector_runs_per_frame']:.2f}")
 
 
 def compare(scene: str, ours: dict, fer: dict, origin: str) -> dict:
@@ -219,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default: 20)")
     p.add_argument("--no-flip-average", action="store_true",
                    help="classify each face once even if the model card asks for flip averaging (shows its cost)")
+    p.add_argument("--detector", default="auto", choices=list(DETECTOR_MODES),
+                   help="where the detector looks (ferdesk.detect.DETECTOR_MODES; default: auto, as the app)")
+    p.add_argument("--max-hold", type=int, default=None, metavar="N",
+                   help="auto mode: at most N frames in a row without a detector while faces stand still "
+                        "(default: the app's; 0: a detector on every frame, as before 2026-11-30)")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--save-frames", metavar="DIR", help="also write each scene's frames as PNGs to DIR/<scene>/")
     p.add_argument("--peer-json", metavar="FILE", help="fer figures from benchmarks/fer_peer.py to compare with")
@@ -247,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
                     "targets": {"end_to_end_median_ms_1face": TARGET_MEDIAN_MS, "speedup_vs_fer": TARGET_SPEEDUP},
                     "scenes": {}}
     fer_class = load_fer()
-    with EmotionPipeline(args.model) as pipeline:
+    with EmotionPipeline(args.model, detector_mode=args.detector) as pipeline:
+        if args.max_hold is not None:
+            pipeline.detector.max_hold = args.max_hold
+        report["detector"] = {"mode": args.detector, "max_hold": pipeline.detector.max_hold}
+        print(f"detector: {args.detector}, at most {pipeline.detector.max_hold} frame(s) in a row held")
         card = pipeline.classifier.card
         if args.no_flip_average:
             pipeline.classifier.flip_average = False

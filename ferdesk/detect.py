@@ -161,7 +161,8 @@ class FaceDetector:
 # ------------------------------------------------------------------------------------- finding many faces
 
 DETECTOR_MODES = {
-    "auto": "whole frame every frame; small and far faces from a multi-scale scan every second, followed in between",
+    "auto": "whole frame on every frame that faces move (every other frame while they hold still); small and far "
+            "faces from a multi-scale scan every second, followed in between",
     "short": "short-range model on the whole frame only (one face near the camera; the fastest)",
     "full": "full-range model on the whole frame only",
     "tiled": "multi-scale scan of the whole frame on every frame (most faces found; the slowest)",
@@ -314,11 +315,16 @@ class FaceFinder:
     - the scan goes on in the background, a few of its regions per frame, so that it covers the frame once
       every `scan_interval_s` of stream time; each round that finds no new face doubles that time, up to
       `max_scan_interval_s` (a webcam with one face pays little for it), and one that does resets it.
-    Faces that only a tile found, with a low score, must be confirmed (CONFIRM_BELOW). Not thread-safe.
+    Faces that only a tile found, with a low score, must be confirmed (CONFIRM_BELOW).
+    While every face holds still (moves under `steady_fraction` of its size per frame, none lost, none new),
+    up to `max_hold` frames in a row run no detector: the boxes move on at their last velocity, as MediaPipe's
+    own face-mesh graphs carry faces between detections. A face that starts moving is detected again
+    on the next frame at the latest. Not thread-safe.
     """
 
     def __init__(self, mode: str = "auto", min_confidence: float = MIN_CONFIDENCE, min_face: float = MIN_FACE,
-                 scan_interval_s: float = 1.0, max_scan_interval_s: float = 4.0, keep_missing: int = 3) -> None:
+                 scan_interval_s: float = 1.0, max_scan_interval_s: float = 4.0, keep_missing: int = 3,
+                 max_hold: int = 1, steady_fraction: float = 0.03) -> None:
         if mode not in DETECTOR_MODES:
             raise ValueError(f"unknown detector mode {mode!r}; choose one of {', '.join(DETECTOR_MODES)}")
         if min_face < 8:
@@ -330,6 +336,10 @@ class FaceFinder:
         self.scan_interval_s = float(scan_interval_s)
         self.max_scan_interval_s = max(float(max_scan_interval_s), self.scan_interval_s)
         self.keep_missing = int(keep_missing)
+        if max_hold < 0 or not 0.0 <= steady_fraction < 1.0:
+            raise ValueError(f"max_hold must be >= 0 and steady_fraction in [0, 1), got {max_hold}, {steady_fraction}")
+        self.max_hold = int(max_hold)
+        self.steady_fraction = float(steady_fraction)
         self.min_confidence = float(min_confidence)
         self._detectors: dict[str, FaceDetector] = {}
         try:
@@ -355,6 +365,9 @@ class FaceFinder:
         self._credit = 0.0  # scan regions due
         self._interval = self.scan_interval_s  # the background scan's current round time
         self._round_found_new = False
+        self._moving: list[tuple[Detection, float, float]] = []  # last detected faces, px per frame (x, y)
+        self._steady = False  # every face of the last detected frame held still: the next frame may be held
+        self._held = 0  # frames in a row run without a detector
 
     def find(self, frame: np.ndarray, timestamp: float | None = None, order: str = "bgr") -> list[Detection]:
         """This frame's faces, best score first. `timestamp` (s, stream time; default: now) paces "auto"."""
@@ -379,12 +392,53 @@ class FaceFinder:
         else:
             due = (len(self._plan) - 1) * (timestamp - last) / self._interval
             self._credit = min(self._credit + due, float(len(self._plan)))
-            found = self._follow(rgb)
+            # The scan's due regions wait for the next detected frame.
+            held = self._held_faces(width, height) if self._steady and self._held < self.max_hold else None
+            if held is not None:
+                self._held += 1
+                found = held
+            else:
+                before = [d for d, n in self._known if n == 0]
+                found = self._follow(rgb)
+                self._measure_motion(before, found, frames=self._held + 1)
+                self._held = 0
         self._last_time = timestamp
         return found
 
     detect = find
     __call__ = find
+
+    def _measure_motion(self, before: list[Detection], found: list[Detection], frames: int) -> None:
+        """Each face's velocity since the last detected frame, and whether all of them held still."""
+        self._moving = []
+        steady = self.max_hold > 0 and len(found) == len(before)
+        for f in found:
+            near = [b for b in before if moved_face(f.box, b.box)]
+            if not near:
+                steady = False
+                self._moving.append((f, 0.0, 0.0))
+                continue
+            b = min(near, key=lambda b: math.hypot(f.box.x - b.box.x, f.box.y - b.box.y))
+            vx = (f.box.x + f.box.w / 2 - b.box.x - b.box.w / 2) / frames
+            vy = (f.box.y + f.box.h / 2 - b.box.y - b.box.h / 2) / frames
+            growth = abs(max(f.box.w, f.box.h) - max(b.box.w, b.box.h)) / frames
+            size = max(f.box.w, f.box.h)
+            # Box sizes jitter by up to 5% from frame to frame on a still face: only a larger change is movement.
+            steady = steady and math.hypot(vx, vy) <= self.steady_fraction * size and growth <= 0.1 * size
+            self._moving.append((f, vx, vy))
+        self._steady = steady
+
+    def _held_faces(self, width: int, height: int) -> list[Detection] | None:
+        """The last detected faces moved on at their velocity to this frame; None if one would leave the frame."""
+        steps = self._held + 1
+        held = []
+        for d, vx, vy in self._moving:
+            dx, dy = vx * steps, vy * steps
+            box = Box(d.box.x + dx, d.box.y + dy, d.box.w, d.box.h)
+            if clip_box(box, width, height) != box:
+                return None
+            held.append(Detection(box, d.score, tuple((x + dx, y + dy) for x, y in d.keypoints), d.model))
+        return held
 
     def _run(self, model: str, rgb: np.ndarray, region: Region) -> list[Detection]:
         """One detector run on a region of the frame, boxes in frame pixels; boxes cut by the region dropped."""
@@ -418,6 +472,7 @@ class FaceFinder:
                 from_tiles.update(run)
         found = self._confirmed(rgb, merge_detections(found), from_tiles)
         self._known = [(d, 0) for d in found]
+        self._steady, self._held = False, 0  # the next frame looks again, to measure how the faces move
         return found
 
     def _follow(self, rgb: np.ndarray) -> list[Detection]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -319,10 +320,11 @@ def test_short_mode_is_the_whole_frame_short_range_model(detector, grace):
         assert short.calls == 1
 
 
-def test_auto_scans_first_then_spreads_the_scan_over_seconds(bench, people, finder):
+def test_auto_scans_first_then_spreads_the_scan_over_seconds(bench, people):
     frames = bench.moving_frames(people, 640, 480, 1, 200, 95, 8, bench.backgrounds()[0])
     plan = scan_plan(640, 480)
     calls = []
+    finder = FaceFinder("auto", max_hold=0)  # the scan's pacing alone, no frames held
     for k, (frame, truth) in enumerate(frames):
         found = finder.find(frame, k / 30.0)
         assert len(bench.pair(truth, [d.box for d in found])) == 1 == len(found)
@@ -336,6 +338,54 @@ def test_auto_scans_first_then_spreads_the_scan_over_seconds(bench, people, find
     assert 60 + len(plan) - 2 <= sum(calls[31:91]) <= 60 + len(plan) + 2
     finder.find(frames[0][0], 0.5)  # time went back (another source, a rewind): scan again
     assert finder.calls >= len(plan)
+    finder.close()
+
+
+def still_then_moving(bench, people, count=90, start_moving=45, speed=20.0):
+    """One real face of 200 px in the middle of a 640x480 frame: still (under 1 px per frame) until
+    `start_moving`, then moving `speed` px every frame, back and forth over 4 * speed px."""
+    (frame0, (truth0,)), = bench.moving_frames(people, 640, 480, 1, 200, 1, 0, bench.backgrounds()[0])
+    background = bench.cover(bench.backgrounds()[0], 640, 480)
+    x0, y0 = int(truth0.x) - 40, int(truth0.y) - 40
+    patch = frame0[y0 : y0 + int(truth0.h) + 80, x0 : x0 + int(truth0.w) + 80].copy()
+    centre = (640 - patch.shape[1]) // 2
+    out = []
+    for k in range(count):
+        dx = 0.5 * math.sin(k / 5) if k < start_moving else speed * (abs((k - start_moving) % 8 - 4) - 2)
+        frame = background.copy()
+        x = int(round(centre + dx))
+        frame[y0 : y0 + patch.shape[0], x : x + patch.shape[1]] = patch
+        out.append((frame, Box(truth0.x + x - x0, truth0.y, truth0.w, truth0.h)))
+    return out
+
+
+def test_auto_holds_still_faces_without_a_detector_and_looks_again_once_they_move(bench, people):
+    frames = still_then_moving(bench, people)
+    calls, ious = [], []
+    with FaceFinder("auto") as finder:
+        for k, (frame, truth) in enumerate(frames):
+            found = finder.find(frame, k / 30.0)
+            assert len(found) == 1, f"frame {k}: {len(found)} faces"
+            ious.append(iou(found[0].box, truth))
+            calls.append(finder.calls)
+    still, moving = calls[5:45], calls[47:]
+    # Still: about every other frame runs no detector at all, and the boxes stay on the face.
+    assert 0.35 * len(still) <= still.count(0) <= 0.5 * len(still) + 1
+    # Moving 20 px a frame (a tenth of the face): a detector on every frame again.
+    assert moving.count(0) == 0
+    assert min(ious) > 0.7, f"worst overlap {min(ious):.2f} at frame {int(np.argmin(ious))}"
+
+
+def test_held_frames_can_be_turned_off(bench, people):
+    frames = still_then_moving(bench, people, count=30, start_moving=30)
+    with FaceFinder("auto", max_hold=0) as finder:
+        calls = []
+        for k, (frame, _) in enumerate(frames):
+            finder.find(frame, k / 30.0)
+            calls.append(finder.calls)
+    assert min(calls) >= 1
+    with pytest.raises(ValueError, match="max_hold"):
+        FaceFinder("auto", max_hold=-1)
 
 
 def test_auto_keeps_finding_small_moving_faces_on_every_frame(bench, people, finder):
