@@ -21,6 +21,7 @@ import numpy as np
 from ferdesk.defaults import MIN_CONFIDENCE
 from ferdesk.paths import DETECTOR_MODELS
 from ferdesk.preprocess import Box, to_color
+from ferdesk.track import match
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,18 @@ def moved_face(new: Box, old: Box) -> bool:
     return math.hypot(dx, dy) <= 1.5 * size_old
 
 
+def pair_moved_faces(new: list[Detection], old: list[Detection]) -> list[tuple[int, int]]:
+    """One-to-one (new, old) index pairs of faces that can be the same face a frame later (moved_face), the
+    nearest preferred: a face lost next to a neighbour must not count as found because the neighbour is."""
+    closeness = np.zeros((len(new), len(old)))
+    for i, n in enumerate(new):
+        for j, o in enumerate(old):
+            if moved_face(n.box, o.box):
+                gap = math.hypot(n.box.x + n.box.w / 2 - o.box.x - o.box.w / 2, n.box.y + n.box.h / 2 - o.box.y - o.box.h / 2)
+                closeness[i, j] = 1.0 / (1.0 + gap)
+    return match(closeness, 1e-12)
+
+
 def region_around(box: Box, fraction: float, width: int, height: int) -> Region:
     """A square region where the face is `fraction` of the side, centred on it, moved (not cut) to fit the frame."""
     side = max(box.w, box.h) / fraction
@@ -412,13 +425,13 @@ class FaceFinder:
         """Each face's velocity since the last detected frame, and whether all of them held still."""
         self._moving = []
         steady = self.max_hold > 0 and len(found) == len(before)
-        for f in found:
-            near = [b for b in before if moved_face(f.box, b.box)]
-            if not near:
+        earlier = {i: before[j] for i, j in pair_moved_faces(found, before)}
+        for i, f in enumerate(found):
+            if i not in earlier:
                 steady = False
                 self._moving.append((f, 0.0, 0.0))
                 continue
-            b = min(near, key=lambda b: math.hypot(f.box.x - b.box.x, f.box.y - b.box.y))
+            b = earlier[i]
             vx = (f.box.x + f.box.w / 2 - b.box.x - b.box.w / 2) / frames
             vy = (f.box.y + f.box.h / 2 - b.box.y - b.box.h / 2) / frames
             growth = abs(max(f.box.w, f.box.h) - max(b.box.w, b.box.h)) / frames
@@ -479,18 +492,14 @@ class FaceFinder:
         """The whole frame; regions around known faces it did not give back; the scan's due regions."""
         height, width = rgb.shape[:2]
         found = self._run("short", rgb, (0, 0, width, height))
-        missing = [(d, n) for d, n in self._known if not any(moved_face(f.box, d.box) for f in found)]
+        seen = {j for _, j in pair_moved_faces(found, [d for d, _ in self._known])}
+        missing = [k for j, k in enumerate(self._known) if j not in seen]
         regions = self._regions_around([d for d, _ in missing], width, height)
         if len(regions) >= len(self._plan):  # as costly as a scan: scan
             return self._scan(rgb)
-        candidates = [f for region in regions for f in self._run("short", rgb, region)]
-        for d, _ in missing:  # each face looked for takes its nearest find; others wait for the scan to confirm them
-            near = [f for f in candidates if moved_face(f.box, d.box)]
-            if near:
-                best = min(near, key=lambda f: math.hypot(f.box.x + f.box.w / 2 - d.box.x - d.box.w / 2,
-                                                           f.box.y + f.box.h / 2 - d.box.y - d.box.h / 2))
-                found.append(best)
-                candidates.remove(best)
+        candidates = [f for model, region in regions for f in self._run(model, rgb, region)]
+        # Each face looked for takes its nearest find; other finds wait for the scan to confirm them.
+        found += [candidates[i] for i, _ in pair_moved_faces(candidates, [d for d, _ in missing])]
         unsure: set[Detection] = set()
         sweep = self._plan[1:]  # the short-range whole-frame pass has just run
         known = [d.box for d, _ in self._known]
@@ -511,26 +520,30 @@ class FaceFinder:
                 self._round_found_new = False
         found = self._confirmed(rgb, merge_detections(found), unsure)
         self._round_found_new |= any(d in unsure for d in found)
-        still_missing = [(d, n + 1) for d, n in missing
-                         if n < self.keep_missing and not any(moved_face(f.box, d.box) for f in found)]
+        back = {j for _, j in pair_moved_faces(found, [d for d, _ in missing])}
+        still_missing = [(d, n + 1) for j, (d, n) in enumerate(missing) if n < self.keep_missing and j not in back]
         self._known = [(d, 0) for d in found] + still_missing
         return found
 
-    def _regions_around(self, faces: list[Detection], width: int, height: int) -> list[Region]:
-        """Square regions where the short-range model sees each face at a size it finds well (room to move
-        around it), several faces sharing one where they fit; faces that need nearly the whole frame are left
-        to the whole-frame pass."""
+    def _regions_around(self, faces: list[Detection], width: int, height: int) -> list[tuple[str, Region]]:
+        """Where to look again for faces the whole-frame pass lost: square regions where the short-range model
+        sees each face at a size it finds well (room to move around it), several faces sharing one where they
+        fit. A face that would need nearly the whole frame gets the full-range model on the whole frame instead
+        (as in the scan: the short-range one has just missed it there)."""
         reach = REACH["short"]
         fraction = (reach.low + reach.high) / 2
-        regions: list[Region] = []
+        regions: list[tuple[str, Region]] = []
         pending = sorted(faces, key=lambda d: max(d.box.w, d.box.h), reverse=True)
         while pending:
             face = pending.pop(0)
             side = max(face.box.w, face.box.h) / fraction
             if side >= 0.75 * max(width, height):
+                whole = ("full", (0, 0, width, height))
+                if whole not in regions:
+                    regions.append(whole)
                 continue
             region = region_around(face.box, fraction, width, height)
-            regions.append(region)
+            regions.append(("short", region))
             pending = [d for d in pending if not self._fits(d.box, region)]
         return regions
 

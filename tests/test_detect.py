@@ -462,3 +462,21 @@ def test_auto_finds_a_small_face_that_comes_later_within_the_longest_scan_round(
         else:
             assert paired == 1, f"frame {k}"
     assert first_seen is not None and first_seen - arrival <= 30 * finder.max_scan_interval_s + 1
+
+
+@pytest.mark.parametrize("names, side, gap", [
+    (["fer_angry", "fer_happy", "fer_sad", "fer_surprise"], 130, 12),
+    (["fer_angry", "fer_happy", "fer_sad", "fer_surprise", "fer_fear"], 110, 8),
+])
+def test_auto_keeps_every_face_of_a_close_row_on_every_frame(names, side, gap):
+    """Faces side by side that only the first frame's scan finds (the whole-frame pass misses one): a
+    neighbour found on the whole frame must not stand in for the lost face, which is looked for again."""
+    demo = dict(demo_faces())
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    left = (640 - len(names) * side - (len(names) - 1) * gap) // 2
+    for k, name in enumerate(names):
+        x = left + k * (side + gap)
+        frame[175 : 175 + side, x : x + side] = cv2.resize(demo[name], (side, side), interpolation=cv2.INTER_AREA)
+    with FaceFinder("auto") as finder:
+        counts = [len(finder.find(frame, k / 30.0)) for k in range(30)]
+    assert counts == [len(names)] * 30
