@@ -7,6 +7,13 @@ from collections.abc import MutableMapping
 
 # Weight of the newest probabilities in a track's running average, in (0, 1]; 1 is no smoothing.
 SMOOTHING = 0.4
+# The app's load controls (View menu). The most frames a second it takes from the source (0: no cap; the frames in
+# between are dropped, and with them their cost), and the choices offered.
+FRAME_RATE_CAP = 0
+FRAME_RATE_CAPS = (0, 30, 15, 10, 5)
+# Analyse one frame in N; the frames in between are shown with the last analysis' faces (1: every frame).
+ANALYSE_EVERY = 1
+ANALYSE_EVERY_CHOICES = (1, 2, 3, 5)
 # Faces the detector scores below this are dropped.
 MIN_CONFIDENCE = 0.5
 # The environment variable that names the dataset (a FER2013 CSV or an image folder) when --data is not given.

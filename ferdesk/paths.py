@@ -1,7 +1,8 @@
-"""Where ferdesk finds its shipped files: the face detector and demo faces (assets/) and the models (models/).
+"""Where ferdesk finds its shipped files: the face detector and demo faces (assets/), the models (models/) and the
+user guide (docs/user-guide.md).
 
-In the repository they are the top-level assets/ and models/ folders, the one copy in git. A wheel carries a copy
-of both as package data, ferdesk/_shipped/{assets,models}, made at build time (setup.py). So a checkout (also
+In the repository they are the top-level assets/, models/ and docs/ folders, the one copy in git. A wheel carries a
+copy of them as package data, ferdesk/_shipped/{assets,models,docs}, made at build time (setup.py). So a checkout (also
 when installed editable) reads the top-level folders and an installed wheel reads its package data.
 FERDESK_ASSETS and FERDESK_MODELS override either.
 """
@@ -18,7 +19,8 @@ SHIPPED_PACKAGE_DIR = "_shipped"  # inside the ferdesk package of a wheel; setup
 
 
 def shipped_dir(name: str) -> Path:
-    """The shipped folder `name` ("assets" or "models"): the wheel's package data, else the checkout's folder."""
+    """The shipped folder `name` ("assets", "models" or "docs"): the wheel's package data, else the checkout's
+    folder."""
     packaged = Path(str(files("ferdesk").joinpath(SHIPPED_PACKAGE_DIR, name)))
     return packaged if packaged.is_dir() else PROJECT_ROOT / name
 
@@ -29,6 +31,8 @@ DETECTOR_MODELS = {
     "short": ASSETS_DIR / "models" / "face_detection_short_range.tflite",
     "full": ASSETS_DIR / "models" / "face_detection_full_range_sparse.tflite",
 }
+# Help > User guide: a wheel ships this one page of docs/.
+USER_GUIDE = shipped_dir("docs") / "user-guide.md"
 # Models the user trains from the app (Model > Retrain...) or copies in.
 USER_MODELS_DIR = Path(os.environ.get("FERDESK_USER_MODELS", Path.home() / ".local" / "share" / "ferdesk" / "models"))
 

@@ -15,13 +15,14 @@ import cv2
 import numpy as np
 import pytest
 from matplotlib import cbook
+from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QFileDialog, QMessageBox
 
 from ferdesk.gui import main_window
 from ferdesk.gui.main_window import SMOOTHING, MainWindow
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.model_card import read_card
-from ferdesk.paths import MODELS_DIR, model_folders
+from ferdesk.paths import MODELS_DIR, USER_GUIDE, model_folders
 from ferdesk.pipeline import DEFAULT_MODEL
 
 GRACE_HOPPER = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -486,3 +487,30 @@ def test_face_detection_menu_switches_the_detector_and_is_remembered(window, sta
     window.close()
     again = start_window(model=str(STUDY_MODEL))
     assert again.detector_actions["tiled"].isChecked() and again.worker.detector_mode == "tiled"
+
+
+def test_the_first_run_hint_shows_on_the_first_launch_only(start_window, qtbot, gui_settings):
+    first = start_window(source="demo")
+    hint = first.first_run_hint
+    assert hint.isVisible()
+    text = hint.text.text()
+    assert "Click a face" in text and "bars" in text and "DEMO" in text
+    qtbot.mouseClick(hint.dismiss_button, Qt.LeftButton)
+    assert not hint.isVisible()
+    first.close()
+    second = start_window(source="demo")
+    assert not second.first_run_hint.isVisible() and second.first_run_hint.isHidden()
+
+
+def test_help_user_guide_shows_the_guide_rendered(start_window, qtbot):
+    win = start_window(source="demo")
+    headings = [line[3:] for line in USER_GUIDE.read_text().splitlines() if line.startswith("## ")]
+    assert "Performance: when the computer gets hot or slow" in headings
+    win.guide_action.trigger()
+    dialog = win.guide_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    shown = dialog.browser.toPlainText()
+    assert all(heading in shown for heading in headings)
+    assert "## " not in shown and "**" not in shown  # rendered, not the Markdown source
+    qtbot.mouseClick(win.first_run_hint.guide_button, Qt.LeftButton)  # the hint's button opens the same dialog
+    assert win.guide_dialog is dialog and dialog.isVisible()

@@ -72,6 +72,8 @@ def test_wheel_lists_detector_licence_models_and_type_marker(wheel):
             assert f"{SHIPPED}/assets/{shipped.name}/{file.name}" in names
     assert f"{SHIPPED}/assets/models/face_detection_short_range.tflite" in names
     assert f"{SHIPPED}/assets/models/LICENSE-mediapipe-Apache-2.0.txt" in names
+    assert f"{SHIPPED}/docs/user-guide.md" in names  # Help > User guide; no other page of docs/ ships
+    assert not [n for n in names if n.startswith(f"{SHIPPED}/docs/") and not n.endswith("/user-guide.md")]
     for model in ("default", "default/members/gpu-cnn_wide-s22-e89", "study-sad-surprise"):
         assert {f"{SHIPPED}/models/{model}/card.json", f"{SHIPPED}/models/{model}/model.tflite"} <= names
     assert "ferdesk/py.typed" in names
@@ -125,6 +127,7 @@ def test_installed_train_lists_the_model_zoo(installed):
 APP_PROBE = """
 import json, sys, time
 import ferdesk.gui
+import ferdesk.paths
 from PyQt5.QtWidgets import QApplication
 from ferdesk.gui.main_window import MainWindow
 
@@ -136,7 +139,10 @@ while time.monotonic() < deadline and not (window.last_result is not None and wi
     app.processEvents()
     time.sleep(0.02)
 result = window.last_result
-print(json.dumps({"faces": len(result.faces) if result else 0, "labels": list(result.labels) if result else []}))
+window.show_user_guide()
+guide = window.guide_dialog.browser.toPlainText()
+print(json.dumps({"faces": len(result.faces) if result else 0, "labels": list(result.labels) if result else [],
+                  "guide": str(ferdesk.paths.USER_GUIDE), "guide_text": guide[:200]}))
 window.close()
 """
 
@@ -146,3 +152,5 @@ def test_installed_app_starts_on_the_demo_with_the_default_model(installed):
     seen = json.loads(shown.strip().splitlines()[-1])
     card = json.loads((installed["target"] / SHIPPED / "models" / "default" / "card.json").read_text())
     assert seen["faces"] >= 1 and seen["labels"] == card["labels"]
+    assert Path(seen["guide"]).resolve() == (installed["target"] / SHIPPED / "docs" / "user-guide.md").resolve()
+    assert seen["guide_text"].startswith("ferdesk user guide")  # rendered from the wheel's copy

@@ -17,15 +17,17 @@ from PyQt5.QtWidgets import (
 )
 
 from ferdesk import __version__
+from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CAP, FRAME_RATE_CAPS
 from ferdesk.facelog import FaceLog
 from ferdesk.gui.model_info import ModelInfoDialog
+from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
 from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
 from ferdesk.gui.summary import SummaryDialog, save_summary
 from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage, clock
-from ferdesk.gui.worker import PipelineWorker
+from ferdesk.gui.worker import CpuMeter, PipelineWorker
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
-from ferdesk.paths import model_folders
+from ferdesk.paths import USER_GUIDE, model_folders
 from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
 from ferdesk.sources import FramePlace, ImageSource, SourceError, list_cameras, open_source
@@ -37,6 +39,7 @@ FACE_DETECTION = {"auto": "&Automatic: near, far and small faces", "short": "&Ne
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
 NO_CAMERA = "no camera found"
 CAMERA_POLL_MS = 3000
+LOAD_POLL_MS = 1000  # how often the status bar's CPU load is measured
 REC_COLOR = QColor(230, 40, 40)
 
 
@@ -91,6 +94,8 @@ class MainWindow(QMainWindow):
         self.smoothing_name = smoothing if smoothing in SMOOTHING else "Medium"
         detector = str(self.settings.value("view/detector", "auto"))
         self.detector_mode = detector if detector in FACE_DETECTION else "auto"
+        self.max_fps = self._choice("performance/max_fps", FRAME_RATE_CAPS, FRAME_RATE_CAP)
+        self.analyse_every = self._choice("performance/analyse_every", ANALYSE_EVERY_CHOICES, ANALYSE_EVERY)
         self.card: ModelCard | None = None
         self.last_result = None
         self.last_place = FramePlace()  # where the frame on screen lies in its source (image folders: which file)
@@ -108,6 +113,7 @@ class MainWindow(QMainWindow):
         self.summary = SessionSummary()
         self.summary_dialog: SummaryDialog | None = None
         self.retrain_dialog: RetrainDialog | None = None
+        self.guide_dialog: UserGuideDialog | None = None
 
         self.video = VideoView()
         self.video.face_clicked.connect(self._select_face)
@@ -173,6 +179,12 @@ class MainWindow(QMainWindow):
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(0, 0, 0, 0)
         central_layout.addWidget(self.alert_box)
+        # Shown on the first launch only (until dismissed): how to read the window.
+        self.first_run_hint = FirstRunHint()
+        self.first_run_hint.guide_requested.connect(self.show_user_guide)
+        self.first_run_hint.setVisible(not self._bool("onboarding/hint_shown", False))
+        self.settings.setValue("onboarding/hint_shown", True)
+        central_layout.addWidget(self.first_run_hint)
         central_layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
         self.status_label = QLabel("Loading…")
@@ -214,7 +226,12 @@ class MainWindow(QMainWindow):
 
         self.model_dir: Path | None = None
         self.worker = PipelineWorker(self._model_candidates(model), self.view, SMOOTHING[self.smoothing_name],
-                                     self.detector_mode)
+                                     self.detector_mode, self.max_fps, self.analyse_every)
+        self.cpu_meter = CpuMeter()
+        self.cpu_percent: float | None = None  # of all cores, over the last LOAD_POLL_MS
+        self.load_timer = QTimer(self, interval=LOAD_POLL_MS)
+        self.load_timer.timeout.connect(self._measure_load)
+        self.load_timer.start()
         self.worker.on_result = self._log_result
         self.worker.initialized.connect(self._on_initialized)
         self.worker.init_failed.connect(self._on_init_failed)
@@ -232,6 +249,13 @@ class MainWindow(QMainWindow):
     def _bool(self, key: str, default: bool) -> bool:
         value = self.settings.value(key, default)
         return value in (True, "true", "1", 1) if not isinstance(value, bool) else value
+
+    def _choice(self, key: str, choices: tuple[int, ...], default: int) -> int:
+        try:
+            value = int(self.settings.value(key, default))
+        except (TypeError, ValueError):
+            return default
+        return value if value in choices else default
 
     def _model_candidates(self, requested: str | None) -> list[Path]:
         """The model asked for (else the last used), then the default, then every other model folder.
@@ -363,12 +387,34 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             detection_menu.addAction(action)
             self.detector_actions[mode] = action
+        cap_menu = view_menu.addMenu("Frame-rate &cap")
+        group = QActionGroup(self)
+        self.frame_rate_actions = {}
+        for fps in FRAME_RATE_CAPS:
+            action = QAction(f"{fps} FPS" if fps else "Off", self, checkable=True)
+            action.setChecked(fps == self.max_fps)
+            action.triggered.connect(lambda _=False, f=fps: self.set_frame_rate_cap(f))
+            group.addAction(action)
+            cap_menu.addAction(action)
+            self.frame_rate_actions[fps] = action
+        every_menu = view_menu.addMenu("&Analyse every Nth frame (low power)")
+        group = QActionGroup(self)
+        self.analyse_every_actions = {}
+        for n in ANALYSE_EVERY_CHOICES:
+            text = "Every frame" if n == 1 else f"One in {n}: the frames between keep the last boxes"
+            action = QAction(text, self, checkable=True)
+            action.setChecked(n == self.analyse_every)
+            action.triggered.connect(lambda _=False, k=n: self.set_analyse_every(k))
+            group.addAction(action)
+            every_menu.addAction(action)
+            self.analyse_every_actions[n] = action
         view_menu.addSeparator()
         self.summary_action = self._action(view_menu, "Session &summary and timeline…", self.show_summary,
                                            "Ctrl+Shift+T")
         self._action(view_menu, "&Full screen", self.toggle_full_screen, "F11", True, False)
 
         help_menu = bar.addMenu("&Help")
+        self.guide_action = self._action(help_menu, "&User guide", self.show_user_guide)
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About ferdesk", self.show_about)
 
@@ -684,8 +730,18 @@ class MainWindow(QMainWindow):
         if self.pause_action.isChecked():
             parts.append("Paused")
         if result is not None:
-            parts += [f"Faces: {len(result.faces)}", f"{self.worker.fps:.1f} FPS", f"{result.total_ms:.1f} ms/frame"]
+            worker = self.worker
+            shown = f" ({worker.shown_fps:.1f} shown)" if worker.analyse_every > 1 else ""
+            parts += [f"Faces: {len(result.faces)}", f"{worker.fps:.1f} FPS analysed{shown}",
+                      f"{result.total_ms:.1f} ms/frame",
+                      f"Dropped {worker.frames_dropped} of {worker.frames_from_source} frames"]
+        if self.cpu_percent is not None:
+            parts.append(f"CPU {self.cpu_percent:.0f}% of {self.cpu_meter.cores} cores")
         self.status_label.setText("   |   ".join(parts))
+
+    def _measure_load(self) -> None:
+        self.cpu_percent = self.cpu_meter.read()
+        self._update_status()
 
     # ---------------------------------------------------------------- files
     def snapshot_folder(self) -> Path:
@@ -801,6 +857,20 @@ class MainWindow(QMainWindow):
         self.worker.set_smoothing(SMOOTHING[name])
         self.settings.setValue("view/smoothing", name)
 
+    def set_frame_rate_cap(self, fps: int) -> None:
+        """Take at most `fps` frames a second from the source (0: no cap)."""
+        self.max_fps = fps
+        self.frame_rate_actions[fps].setChecked(True)
+        self.worker.set_frame_rate_cap(fps)
+        self.settings.setValue("performance/max_fps", fps)
+
+    def set_analyse_every(self, n: int) -> None:
+        """Analyse one frame in `n`; the others are shown with the last boxes and bars."""
+        self.analyse_every = n
+        self.analyse_every_actions[n].setChecked(True)
+        self.worker.set_analyse_every(n)
+        self.settings.setValue("performance/analyse_every", n)
+
     def toggle_full_screen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
 
@@ -834,6 +904,12 @@ class MainWindow(QMainWindow):
                 f"Model in use: {model}\n\nPyQt5 {version('PyQt5')}, OpenCV {cv2.__version__}, "
                 f"MediaPipe {version('mediapipe')}, LiteRT {version('ai-edge-litert')}, NumPy {np.__version__}.\n"
                 "Face detector: MediaPipe BlazeFace (Apache-2.0).")
+
+    def show_user_guide(self) -> None:
+        if self.guide_dialog is None:
+            self.guide_dialog = UserGuideDialog(USER_GUIDE, self)
+        self.guide_dialog.show()
+        self.guide_dialog.raise_()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About ferdesk", self.about_text())

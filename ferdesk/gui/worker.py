@@ -7,6 +7,7 @@ newer ones replace it instead of queueing (a slow screen never makes the video l
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -20,11 +21,11 @@ import cv2
 import numpy as np
 from PyQt5.QtCore import QThread, pyqtSignal
 
-from ferdesk.defaults import SMOOTHING
+from ferdesk.defaults import ANALYSE_EVERY, FRAME_RATE_CAP, SMOOTHING
 from ferdesk.model_card import ModelFolderError
 from ferdesk.overlay import draw_overlay
 from ferdesk.pipeline import EmotionPipeline, FrameResult, ViewOptions
-from ferdesk.preprocess import Box
+from ferdesk.preprocess import Box, to_color
 from ferdesk.sources import (
     FramePlace, FrameSource, ImageSource, LatestFrameGrabber, SourceError, VideoFileSource, check_source,
 )
@@ -39,6 +40,21 @@ class Shown:
     result: FrameResult
     place: FramePlace
     mirrored: bool  # whether result.frame was mirrored (the view option when it was analysed)
+    analysed: bool = True  # False: a frame shown with the faces of the last analysis (View > Analyse every Nth)
+
+
+class CpuMeter:
+    """This process's CPU time (every thread: Qt, the grabber, MediaPipe's and LiteRT's own) per second of wall
+    time since the last reading, as a share of the cores it may use: 100% is every core busy."""
+
+    def __init__(self) -> None:
+        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self._last = (time.monotonic(), time.process_time())
+
+    def read(self) -> float:
+        now = (time.monotonic(), time.process_time())
+        (wall, cpu), self._last = self._last, now
+        return 100.0 * (now[1] - cpu) / ((now[0] - wall) * self.cores) if now[0] > wall else 0.0
 
 
 class PipelineWorker(QThread):
@@ -53,9 +69,10 @@ class PipelineWorker(QThread):
     recording_changed = pyqtSignal(bool, str)  # recording?, path or error
 
     def __init__(self, model_dirs: Path | Sequence[Path], view: ViewOptions, smoothing: float = SMOOTHING,
-                 detector_mode: str = "auto"):
+                 detector_mode: str = "auto", max_fps: float = FRAME_RATE_CAP, analyse_every: int = ANALYSE_EVERY):
         """`model_dirs`: the model to start with, then the ones to fall back on, in order;
-        `detector_mode`: where to look for faces (ferdesk.detect.DETECTOR_MODES)."""
+        `detector_mode`: where to look for faces (ferdesk.detect.DETECTOR_MODES); `max_fps` and `analyse_every`:
+        see set_frame_rate_cap and set_analyse_every."""
         super().__init__()
         candidates = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
         self.model_candidates = [Path(c) for c in candidates]
@@ -83,6 +100,18 @@ class PipelineWorker(QThread):
         self._shown: Shown | None = None  # the last result offered, kept to redraw it
         self._frame_times: deque[float] = deque(maxlen=30)
         self.frames_processed = 0  # frames through the pipeline (the source may deliver more: stale ones are dropped)
+        self.frames_offered = 0  # frames offered to the screen: analysed, or shown with the last analysis' faces
+        self.max_fps = check_frame_rate_cap(max_fps)
+        self.analyse_every = check_analyse_every(analyse_every)
+        self._next_due = 0.0  # time.monotonic() before which the frame-rate cap takes no frame
+        self._since_analysed = 0  # frames shown with the last analysis' faces since it ran
+        self._faces_current = False  # the last analysis' faces belong to the scene on screen
+        self._shown_times: deque[float] = deque(maxlen=30)
+        # Of the source on screen: the frames its grabber gave, and those never shown (the cap skipped them, the
+        # analysis was still busy, or a newer result replaced one before the screen took it).
+        self.frames_from_source = 0
+        self.frames_dropped = 0
+        self._count_gap = True  # False on resuming: a camera's frames while paused were not dropped by load
         self.on_result: Callable | None = None  # on_result(result, place), on this thread for every analysed frame
         self.scene_number = 0  # counts fresh starts (a source, a photo): faces of different scenes are never one face
         self.source_label = ""
@@ -107,8 +136,13 @@ class PipelineWorker(QThread):
 
     @property
     def fps(self) -> float:
-        times = list(self._frame_times)
-        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        """Frames analysed a second, over the last 30."""
+        return rate(self._frame_times)
+
+    @property
+    def shown_fps(self) -> float:
+        """Frames offered to the screen a second (analysed, or shown with the last faces), over the last 30."""
+        return rate(self._shown_times)
 
     # ---- commands (run on the worker thread)
     def set_source(self, source: FrameSource, spec: str = "") -> None:
@@ -127,6 +161,8 @@ class PipelineWorker(QThread):
             self._last_frame = self._shown = None
             self._forget_faces()
             self._frame_times.clear()
+            self._shown_times.clear()
+            self.frames_from_source = self.frames_dropped = 0
             self.source_label = source.name
             self.source_changed.emit(source.name, spec or source.name)
 
@@ -141,6 +177,7 @@ class PipelineWorker(QThread):
         """A new source, or a photo unrelated to the last: no tracks, smoothing or detector state carried over,
         and faces numbered from 1 again."""
         self.scene_number += 1
+        self._faces_current = False
         if self.pipeline is not None:
             self.pipeline.reset()
             self.pipeline.tracker.reset(restart_ids=True)
@@ -149,6 +186,7 @@ class PipelineWorker(QThread):
         """Stop analysing; a video file or image folder also stops where it is (a camera cannot)."""
         def command():
             self._paused = paused
+            self._count_gap = self._count_gap and paused
             if self._grabber is not None:
                 self._grabber.pause(paused)
 
@@ -255,6 +293,27 @@ class PipelineWorker(QThread):
 
         self.submit(command)
 
+    def set_frame_rate_cap(self, fps: float) -> None:
+        """Take at most `fps` frames a second from the source (0: as many as the pipeline keeps up with). The frames
+        in between are dropped unread by the pipeline, and with them their cost."""
+        fps = check_frame_rate_cap(fps)
+
+        def command():
+            self.max_fps = fps
+            self._next_due = 0.0
+
+        self.submit(command)
+
+    def set_analyse_every(self, n: int) -> None:
+        """Analyse one frame in `n`; the frames in between are shown with the faces of the last analysis."""
+        n = check_analyse_every(n)
+
+        def command():
+            self.analyse_every = n
+            self._since_analysed = 0
+
+        self.submit(command)
+
     def start_recording(self, path: Path) -> None:
         def command():
             self._record_path = Path(path)
@@ -300,36 +359,75 @@ class PipelineWorker(QThread):
             if self.pipeline is None or grabber is None or (self._paused and not self._show_one):
                 time.sleep(0.02)
                 continue
+            if self.max_fps and not self._show_one:
+                wait = self._next_due - time.monotonic()
+                if wait > 0:  # in short sleeps: commands are still served at once
+                    time.sleep(min(wait, 0.02))
+                    continue
             grabbed = grabber.get(timeout=0.05, newer_than=self._last_index)
             if grabbed is None:
                 if grabber.state == "ended":
                     time.sleep(0.05)
                 continue
+            source = grabber.source
+            if not isinstance(source, ImageSource):  # a held image is handed out again and again: not new frames
+                self._count_frames(grabbed.index)
             self._last_index = grabbed.index
-            self._show_one = False
+            stepped, self._show_one = self._show_one, False
             if grabbed.frame is self._last_frame:  # an image held on screen: analysed once is enough
                 continue
-            source = grabber.source
+            if self.max_fps:
+                self._next_due = time.monotonic() + 1.0 / self.max_fps
             if isinstance(source, ImageSource) and not source.sequence:
                 self._forget_faces()  # separate photos: each stands alone
             self._last_frame = grabbed.frame
             mirrored = self.view.mirror
-            result = self.pipeline.process(grabbed.frame, grabbed.timestamp, grabbed.index)
-            self._frame_times.append(time.monotonic())
-            self.frames_processed += 1
-            self._record(result.annotated, grabber, grabbed.captured_at)
-            if self.on_result is not None:
-                self.on_result(result, grabbed.place)
-            self._offer(Shown(result, grabbed.place, mirrored))
+            last = self._shown
+            if (self.analyse_every > 1 and self._since_analysed + 1 < self.analyse_every and not stepped
+                    and self._faces_current and last is not None and last.mirrored == mirrored
+                    and not isinstance(source, ImageSource)):
+                shown = self._with_last_faces(last, grabbed)
+                self._since_analysed += 1
+            else:
+                result = self.pipeline.process(grabbed.frame, grabbed.timestamp, grabbed.index)
+                self._frame_times.append(time.monotonic())
+                self.frames_processed += 1
+                self._since_analysed, self._faces_current = 0, True
+                if self.on_result is not None:
+                    self.on_result(result, grabbed.place)
+                shown = Shown(result, grabbed.place, mirrored)
+            self._shown_times.append(time.monotonic())
+            self.frames_offered += 1
+            self._record(shown.result.annotated, grabber, grabbed.captured_at)
+            self._offer(shown)
         self._shutdown()
+
+    def _count_frames(self, index: int) -> None:
+        """The grabber numbers the frames it reads: a gap since the last one taken is frames nobody saw."""
+        gap = max(0, index - self._last_index - 1) if self._count_gap else 0
+        self._count_gap = True
+        self.frames_from_source += gap + 1
+        self.frames_dropped += gap
+
+    def _with_last_faces(self, last: Shown, grabbed) -> Shown:
+        """The new frame, not analysed, with the boxes and probabilities of the last analysis drawn on it."""
+        frame = to_color(grabbed.frame)
+        if self.view.mirror:
+            frame = cv2.flip(frame, 1)
+        result = last.result
+        annotated = draw_overlay(frame, result.faces, result.labels, self.view.show_boxes, self.view.show_labels,
+                                 self.view.show_bars, followed=self.view.followed)
+        result = replace(result, index=grabbed.index, timestamp=grabbed.timestamp, frame=frame, annotated=annotated)
+        return Shown(result, grabbed.place, last.mirrored, analysed=False)
 
     def _offer(self, shown: Shown) -> None:
         self._shown = shown
         with self._result_lock:
-            fresh = self._result is None
-            self._result = shown
-        if fresh:
+            replaced, self._result = self._result, shown
+        if replaced is None:
             self.result_ready.emit()
+        elif replaced.result.index != shown.result.index:  # (a redraw offers the same frame again)
+            self.frames_dropped += 1  # the screen never took it
 
     def _run_commands(self) -> None:
         while True:
@@ -381,3 +479,21 @@ class PipelineWorker(QThread):
             self._grabber.stop()
         if self.pipeline is not None:
             self.pipeline.close()
+
+
+def rate(times: deque[float]) -> float:
+    """Events a second over the time.monotonic() moments in `times`."""
+    times = list(times)
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
+def check_frame_rate_cap(fps: float) -> float:
+    if not fps >= 0:
+        raise ValueError(f"a frame-rate cap is 0 (none) or a positive number of frames a second, not {fps!r}")
+    return float(fps)
+
+
+def check_analyse_every(n: int) -> int:
+    if int(n) != n or n < 1:
+        raise ValueError(f"analyse every Nth frame needs a whole N of 1 or more, not {n!r}")
+    return int(n)
