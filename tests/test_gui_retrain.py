@@ -207,3 +207,33 @@ def test_each_kind_of_tensorflow_line_is_noise(line):
     from ferdesk.gui.retrain_advice import is_log_noise
 
     assert is_log_noise(line)
+
+
+def test_retrain_can_learn_from_a_teacher_model_and_records_it(window, qtbot, sample_csv, tmp_path, messages):
+    """Distillation from the dialog: the model in use is offered first as the teacher, a teacher that does not
+    know a chosen emotion is refused before the run, and the new model's card names its teacher."""
+    dialog = open_dialog(window, tmp_path / "models")
+    test_gui.configure_retrain(dialog, sample_csv, "gui-student", epochs=1)
+    dialog.folds.setValue(0)
+    assert "--teacher" not in dialog.arguments()  # off unless asked for
+    dialog.teacher.setChecked(True)
+    assert dialog.teacher_choice.isEnabled() and dialog.teacher_choice.currentData() == str(window.card.folder)
+    args = dialog.arguments()
+    assert args[args.index("--teacher") + 1] == str(window.card.folder)
+
+    dialog.teacher_choice.setCurrentIndex(dialog.teacher_choice.findData(str(STUDY_MODEL)))
+    dialog.emotion_boxes["angry"].setChecked(True)  # the sad/surprise study model cannot teach angry
+    with pytest.raises(ValueError, match="does not recognise angry"):
+        dialog.arguments()
+    dialog.start_button.click()
+    assert not dialog.running() and "does not recognise angry" in dialog.status.text() + "".join(messages)
+    messages.clear()
+
+    dialog.emotion_boxes["angry"].setChecked(False)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.running(), timeout=5000)
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=300000)
+    card = read_card(dialog.out_dir)
+    (teacher,) = card.training["distillation"]["teachers"]
+    assert teacher["name"] == read_card(STUDY_MODEL).name and teacher["sha256"]
+    assert not messages

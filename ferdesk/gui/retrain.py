@@ -19,8 +19,8 @@ from pathlib import Path
 from PyQt5.QtCore import QProcess, QProcessEnvironment, QSettings, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QPixmap
 from PyQt5.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-    QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from ferdesk import defaults
@@ -107,6 +107,13 @@ class RetrainDialog(QDialog):
         self.fine_tune = QCheckBox("Improve the model in use with this data (fine-tune)")
         self.fine_tune.setEnabled(False)
         self.fine_tune.toggled.connect(self._lock_to_start_model)
+        # Distillation (training's --teacher): the new networks also learn the chosen model's probabilities.
+        self.teacher = QCheckBox("Also learn from an existing model (distillation: a small network can learn "
+                                 "much of a larger model's skill)")
+        self.teacher_choice = QComboBox()
+        self.teacher_choice.setEnabled(False)
+        self.teacher.toggled.connect(self.teacher_choice.setEnabled)
+        self.teacher.toggled.connect(self._fill_teachers)
         self.advice = QLabel()  # warnings and the estimated duration, before Start
         self.advice.setWordWrap(True)
         form = QFormLayout()
@@ -116,6 +123,8 @@ class RetrainDialog(QDialog):
         form.addRow("Architectures", models_widget)
         form.addRow("Folds", self.folds)
         form.addRow("Max epochs", self.epochs)
+        form.addRow("", self.teacher)
+        form.addRow("Teacher model", self.teacher_choice)
         form.addRow("Output name", self.name_edit)
         form.addRow("", self.parallel)
         form.addRow("Ray cluster address", self.address_edit)
@@ -224,6 +233,44 @@ class RetrainDialog(QDialog):
     def _known_folders(self) -> list[Path]:
         return [*paths.model_folders(), *(p for p in sorted(self.output_root.glob("*")) if p.is_dir())]
 
+    def _fill_teachers(self, on: bool = True) -> None:
+        """List the model folders a teacher can come from, the model in use first."""
+        if not on:
+            return
+        chosen = self.teacher_choice.currentData()
+        self.teacher_choice.clear()
+        folders = self._known_folders()
+        if self.current_model is not None and self.current_model.folder in folders:
+            folders.remove(self.current_model.folder)
+            folders.insert(0, self.current_model.folder)
+        for folder in folders:
+            try:
+                card = read_card(folder)
+            except ModelFolderError:
+                continue
+            accuracy = card.metrics.get("test_accuracy_tflite", card.metrics.get("test_accuracy"))
+            score = f", {100 * accuracy:.1f}% on its test faces" if isinstance(accuracy, float) else ""
+            self.teacher_choice.addItem(f"{card.name} ({len(card.labels)} emotions{score})", str(folder))
+        if chosen is not None and self.teacher_choice.findData(chosen) >= 0:
+            self.teacher_choice.setCurrentIndex(self.teacher_choice.findData(chosen))
+
+    def _teacher_arguments(self, emotions: list[str]) -> list[str]:
+        """--teacher FOLDER when distilling, after checking that the teacher knows every chosen emotion."""
+        if not self.teacher.isChecked():
+            return []
+        folder = self.teacher_choice.currentData()
+        if not folder:
+            raise ValueError("Choose a teacher model, or untick distillation.")
+        try:
+            card = read_card(folder)
+        except ModelFolderError as exc:
+            raise ValueError(f"The teacher model cannot be used: {exc}") from exc
+        unknown = [e for e in emotions if e not in card.labels]
+        if unknown:
+            raise ValueError(f"The teacher {card.name} does not recognise {', '.join(unknown)}; choose a teacher "
+                             f"that knows every chosen emotion (it knows {', '.join(card.labels)}).")
+        return ["--teacher", str(folder)]
+
     def speeds(self) -> dict[str, float]:
         """Images per second of each network on this machine: kept from this app's runs, else read from the
         reports of the runs in the output folder (made here)."""
@@ -299,6 +346,7 @@ class RetrainDialog(QDialog):
         args = ["-m", "training", "--data", self.data_edit.text().strip(), "--emotions", ",".join(emotions),
                 "--models", ",".join(models), "--folds", str(self.folds.value()), "--epochs",
                 str(self.epochs.value()), "--out", str(self.out_dir), "--progress", "json"]
+        args += self._teacher_arguments(emotions)
         if self.fine_tune.isChecked() and self.start_model is not None:
             args += ["--init-from", str(self.start_model.folder), "--learning-rate", str(FINE_TUNE_LEARNING_RATE)]
         if self.parallel.isChecked():
