@@ -329,15 +329,16 @@ class FaceFinder:
       every `scan_interval_s` of stream time; each round that finds no new face doubles that time, up to
       `max_scan_interval_s` (a webcam with one face pays little for it), and one that does resets it.
     Faces that only a tile found, with a low score, must be confirmed (CONFIRM_BELOW).
-    While every face holds still (moves under `steady_fraction` of its size per frame, none lost, none new),
-    up to `max_hold` frames in a row run no detector: the boxes move on at their last velocity, as MediaPipe's
-    own face-mesh graphs carry faces between detections. A face that starts moving is detected again
-    on the next frame at the latest. Not thread-safe.
+    While every face holds still (moves under `steady_fraction` of its size a frame: BlazeFace's own jitter; none
+    lost, none new), up to `max_hold` frames in a row run no detector and keep the last boxes, as MediaPipe's
+    face-mesh graphs carry faces between detections. (Moving the boxes on at their measured velocity was tried:
+    it extrapolates the detector's jitter, up to 10 px a frame on a still 200 px face.) A face that starts moving
+    is detected again on the next frame at the latest. Not thread-safe.
     """
 
     def __init__(self, mode: str = "auto", min_confidence: float = MIN_CONFIDENCE, min_face: float = MIN_FACE,
                  scan_interval_s: float = 1.0, max_scan_interval_s: float = 4.0, keep_missing: int = 3,
-                 max_hold: int = 1, steady_fraction: float = 0.03) -> None:
+                 max_hold: int = 1, steady_fraction: float = 0.05) -> None:
         if mode not in DETECTOR_MODES:
             raise ValueError(f"unknown detector mode {mode!r}; choose one of {', '.join(DETECTOR_MODES)}")
         if min_face < 8:
@@ -378,8 +379,8 @@ class FaceFinder:
         self._credit = 0.0  # scan regions due
         self._interval = self.scan_interval_s  # the background scan's current round time
         self._round_found_new = False
-        self._moving: list[tuple[Detection, float, float]] = []  # last detected faces, px per frame (x, y)
-        self._steady = False  # every face of the last detected frame held still: the next frame may be held
+        self._last_found: list[Detection] = []  # the faces of the last frame a detector ran on
+        self._steady = False  # they held still: the next frame may be held
         self._held = 0  # frames in a row run without a detector
 
     def find(self, frame: np.ndarray, timestamp: float | None = None, order: str = "bgr") -> list[Detection]:
@@ -406,14 +407,12 @@ class FaceFinder:
             due = (len(self._plan) - 1) * (timestamp - last) / self._interval
             self._credit = min(self._credit + due, float(len(self._plan)))
             # The scan's due regions wait for the next detected frame.
-            held = self._held_faces(width, height) if self._steady and self._held < self.max_hold else None
-            if held is not None:
+            if self._steady and self._held < self.max_hold:
                 self._held += 1
-                found = held
+                found = list(self._last_found)
             else:
-                before = [d for d, n in self._known if n == 0]
                 found = self._follow(rgb)
-                self._measure_motion(before, found, frames=self._held + 1)
+                self._measure_motion(found, frames=self._held + 1)
                 self._held = 0
         self._last_time = timestamp
         return found
@@ -421,37 +420,20 @@ class FaceFinder:
     detect = find
     __call__ = find
 
-    def _measure_motion(self, before: list[Detection], found: list[Detection], frames: int) -> None:
-        """Each face's velocity since the last detected frame, and whether all of them held still."""
-        self._moving = []
+    def _measure_motion(self, found: list[Detection], frames: int) -> None:
+        """Whether every face held still since the last detected frame: none new or lost, each moved less than
+        `steady_fraction` of its size a frame, and grew or shrank by less than a tenth."""
+        before = self._last_found
         steady = self.max_hold > 0 and len(found) == len(before)
-        earlier = {i: before[j] for i, j in pair_moved_faces(found, before)}
-        for i, f in enumerate(found):
-            if i not in earlier:
-                steady = False
-                self._moving.append((f, 0.0, 0.0))
-                continue
-            b = earlier[i]
-            vx = (f.box.x + f.box.w / 2 - b.box.x - b.box.w / 2) / frames
-            vy = (f.box.y + f.box.h / 2 - b.box.y - b.box.h / 2) / frames
-            growth = abs(max(f.box.w, f.box.h) - max(b.box.w, b.box.h)) / frames
-            size = max(f.box.w, f.box.h)
-            # Box sizes jitter by up to 5% from frame to frame on a still face: only a larger change is movement.
-            steady = steady and math.hypot(vx, vy) <= self.steady_fraction * size and growth <= 0.1 * size
-            self._moving.append((f, vx, vy))
-        self._steady = steady
-
-    def _held_faces(self, width: int, height: int) -> list[Detection] | None:
-        """The last detected faces moved on at their velocity to this frame; None if one would leave the frame."""
-        steps = self._held + 1
-        held = []
-        for d, vx, vy in self._moving:
-            dx, dy = vx * steps, vy * steps
-            box = Box(d.box.x + dx, d.box.y + dy, d.box.w, d.box.h)
-            if clip_box(box, width, height) != box:
-                return None
-            held.append(Detection(box, d.score, tuple((x + dx, y + dy) for x, y in d.keypoints), d.model))
-        return held
+        pairs = pair_moved_faces(found, before)
+        steady = steady and len(pairs) == len(found)
+        for i, j in pairs:
+            f, b = found[i].box, before[j].box
+            moved = math.hypot(f.x + f.w / 2 - b.x - b.w / 2, f.y + f.h / 2 - b.y - b.h / 2) / frames
+            growth = abs(max(f.w, f.h) - max(b.w, b.h)) / frames
+            size = max(f.w, f.h)
+            steady = steady and moved <= self.steady_fraction * size and growth <= 0.1 * size
+        self._last_found, self._steady = list(found), steady
 
     def _run(self, model: str, rgb: np.ndarray, region: Region) -> list[Detection]:
         """One detector run on a region of the frame, boxes in frame pixels; boxes cut by the region dropped."""
@@ -485,7 +467,8 @@ class FaceFinder:
                 from_tiles.update(run)
         found = self._confirmed(rgb, merge_detections(found), from_tiles)
         self._known = [(d, 0) for d in found]
-        self._steady, self._held = False, 0  # the next frame looks again, to measure how the faces move
+        # The next frame looks again, to measure how the faces move.
+        self._last_found, self._steady, self._held = list(found), False, 0
         return found
 
     def _follow(self, rgb: np.ndarray) -> list[Detection]:
