@@ -195,6 +195,9 @@ CONFIRM_FRACTION = 0.3
 # Tiles keep faces down to this much below the threshold (then confirmed): on the benchmark 0.1 found 95% of the
 # FER2013 faces instead of 92% and 97% of all faces instead of 96%, with 3 false detections instead of 4.
 TILE_CONFIDENCE_MARGIN = 0.1
+# A frame is held (no detector) only while each box's 16x16 gray thumbnail differs from the one at detection by
+# at most this many grey levels on average: a cut or a face swapped in under a box is detected at once.
+HOLD_MAX_CHANGE = 12.0
 
 
 def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[Region]:
@@ -380,6 +383,7 @@ class FaceFinder:
         self._interval = self.scan_interval_s  # the background scan's current round time
         self._round_found_new = False
         self._last_found: list[Detection] = []  # the faces of the last frame a detector ran on
+        self._last_thumbnails: list[np.ndarray] = []  # what their boxes held then (16x16 gray)
         self._steady = False  # they held still: the next frame may be held
         self._held = 0  # frames in a row run without a detector
 
@@ -407,12 +411,12 @@ class FaceFinder:
             due = (len(self._plan) - 1) * (timestamp - last) / self._interval
             self._credit = min(self._credit + due, float(len(self._plan)))
             # The scan's due regions wait for the next detected frame.
-            if self._steady and self._held < self.max_hold:
+            if self._steady and self._held < self.max_hold and self._unchanged(rgb):
                 self._held += 1
                 found = list(self._last_found)
             else:
                 found = self._follow(rgb)
-                self._measure_motion(found, frames=self._held + 1)
+                self._measure_motion(rgb, found, frames=self._held + 1)
                 self._held = 0
         self._last_time = timestamp
         return found
@@ -420,7 +424,22 @@ class FaceFinder:
     detect = find
     __call__ = find
 
-    def _measure_motion(self, found: list[Detection], frames: int) -> None:
+    @staticmethod
+    def _thumbnails(rgb: np.ndarray, faces: list[Detection]) -> list[np.ndarray]:
+        """What the boxes hold, shrunk to 16x16 gray: enough to tell that a face is still under its box."""
+        out = []
+        for d in faces:
+            x0, y0, x1, y1 = (int(round(v)) for v in d.box.as_xyxy())
+            patch = rgb[max(0, y0) : max(y0 + 1, y1), max(0, x0) : max(x0 + 1, x1)]
+            out.append(cv2.resize(patch, (16, 16), interpolation=cv2.INTER_AREA).mean(axis=2, dtype=np.float32))
+        return out
+
+    def _unchanged(self, rgb: np.ndarray) -> bool:
+        """Whether every box still holds what it held when it was found (not a cut, nor a face swapped in)."""
+        now = self._thumbnails(rgb, self._last_found)
+        return all(float(np.abs(a - b).mean()) <= HOLD_MAX_CHANGE for a, b in zip(now, self._last_thumbnails))
+
+    def _measure_motion(self, rgb: np.ndarray, found: list[Detection], frames: int) -> None:
         """Whether every face held still since the last detected frame: none new or lost, each moved less than
         `steady_fraction` of its size a frame, and grew or shrank by less than a tenth."""
         before = self._last_found
@@ -434,6 +453,7 @@ class FaceFinder:
             size = max(f.w, f.h)
             steady = steady and moved <= self.steady_fraction * size and growth <= 0.1 * size
         self._last_found, self._steady = list(found), steady
+        self._last_thumbnails = self._thumbnails(rgb, found) if steady else []
 
     def _run(self, model: str, rgb: np.ndarray, region: Region) -> list[Detection]:
         """One detector run on a region of the frame, boxes in frame pixels; boxes cut by the region dropped."""

@@ -480,3 +480,19 @@ def test_auto_keeps_every_face_of_a_close_row_on_every_frame(names, side, gap):
     with FaceFinder("auto") as finder:
         counts = [len(finder.find(frame, k / 30.0)) for k in range(30)]
     assert counts == [len(names)] * 30
+
+
+def test_a_held_frame_never_keeps_a_box_over_a_face_that_is_gone(bench, people):
+    """A cut (here: the face vanishes) on a frame that would be held: the detector runs and reports no face."""
+    frames = still_then_moving(bench, people, count=20, start_moving=20)
+    blank = bench.cover(bench.backgrounds()[0], 640, 480)
+    with FaceFinder("auto") as finder:
+        held = 0
+        for k, (frame, _) in enumerate(frames):
+            finder.find(frame, k / 30.0)
+            held += finder.calls == 0
+        assert held >= 5  # the still face was being held every other frame
+        if finder.calls == 0:  # end on a detected frame, so the next one would be held
+            finder.find(frames[-1][0], 20 / 30.0)
+        assert finder.calls >= 1
+        assert finder.find(blank, 21 / 30.0) == [] and finder.calls >= 1
