@@ -4,9 +4,9 @@ Every frame is read in order straight from the source (never through the threade
 frames). With `--every N` only frames 0, N, 2N, ... are analysed, and only those are written to the
 annotated video (at fps/N) and logged: the output never shows an overlay that belongs to another frame.
 
-Outputs go to hidden temporary siblings (`.name.partial.ext`), created before any frame is read (so an
-unwritable place is found at once) and renamed into place only once the whole input has been processed, so a
-file with the requested name is always complete. The CSV and JSON logs are written frame by frame into their
+Outputs go to hidden staging siblings (`.name.partial-PID.ext`, ferdesk.outputs), created before any frame is read
+(so an unwritable place is found at once) and renamed into place only once the whole input has been processed, so
+a file with the requested name is always complete. The CSV and JSON logs are written frame by frame into their
 partial files, so memory does not grow with the length of the input. On an error, Ctrl-C, SIGTERM or SIGHUP
 the partial files are removed.
 """
@@ -17,12 +17,10 @@ import argparse
 import contextlib
 import errno
 import os
-import shutil
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -32,7 +30,8 @@ import numpy as np
 from ferdesk import __version__
 from ferdesk.argtypes import float_in, int_at_least
 from ferdesk.defaults import MIN_CONFIDENCE, SMOOTHING
-from ferdesk.media import IMAGE_SUFFIXES, VIDEO_CODECS
+from ferdesk.media import IMAGE_SUFFIXES, VIDEO_CODECS, VideoWriteError, VideoWriter
+from ferdesk.outputs import StagedFiles
 from ferdesk.signals import ctrl_c_held
 from ferdesk.sources import FrameSource, ImageSource, SourceError, VideoFileSource
 
@@ -153,69 +152,39 @@ def image_output_names(paths: list[Path]) -> dict[Path, str]:
 # --------------------------------------------------------------------------------------------- output
 
 
-def partial_path(path: Path) -> Path:
-    """Hidden sibling that keeps the suffix (OpenCV picks the container from it): out.mp4 -> .out.partial.mp4."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
-
-
-def write_failure(final: Path, exc: OSError | None = None) -> AnnotateError:
-    """One line naming the file the user asked for (never its hidden partial name) and the reason."""
-    if exc is not None and exc.errno != errno.ENOSPC:
-        reason = exc.strerror or str(exc)
-    elif exc is not None or disk_nearly_full(final.parent):
-        reason = "no space left on device"
-    else:
-        reason = "the video encoder failed"
+def write_failure(final: Path, exc: OSError) -> AnnotateError:
+    """One line naming the file the user asked for (never its hidden staging name) and the reason."""
+    reason = "no space left on device" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
     return AnnotateError(f"cannot write {final}: {reason}")
 
 
-def disk_nearly_full(folder: Path) -> bool:
-    try:
-        return shutil.disk_usage(folder).free < (1 << 20)
-    except OSError:
-        return False
-
-
-@dataclass
 class Outputs:
-    """Every file being written, under its partial name until commit()."""
+    """Every file being written, under its staging name (ferdesk.outputs) until commit(); errors name the final
+    file. Also the folder made for annotated images, removed again on discard() if it stayed empty."""
 
-    pending: list[tuple[Path, Path]] = field(default_factory=list)  # (partial, final)
-    created_dirs: list[Path] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.files = StagedFiles(overwrite=True)
+        self.created_dirs: list[Path] = []
 
     def create(self, final: Path) -> Path:
-        """Create the partial file now, so an unwritable place or a full disk shows before the work."""
-        partial = partial_path(final)
+        """Create the staging file now, so an unwritable place or a full disk shows before the work."""
         try:
-            partial.open("wb").close()
+            return self.files.add(final)
         except OSError as exc:
             raise write_failure(final, exc) from None
-        self.pending.append((partial, final))
-        return partial
 
     def commit(self) -> None:
-        for partial, final in self.pending:
-            try:
-                os.replace(partial, final)
-            except OSError as exc:
-                raise write_failure(final, exc) from None
-        self.pending.clear()
+        try:
+            self.files.publish()
+        except OSError as exc:
+            raise write_failure(Path(exc.filename), exc) from None
         self.created_dirs.clear()
 
     def discard(self) -> None:
-        for partial, _ in self.pending:
-            try:
-                partial.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                print(f"ferdesk annotate: could not remove {partial}: {exc.strerror or exc}", file=sys.stderr)
-        self.pending.clear()
+        self.files.discard()
         for folder in reversed(self.created_dirs):
-            try:
+            with contextlib.suppress(OSError):
                 folder.rmdir()  # only if still empty
-            except OSError:
-                pass
         self.created_dirs.clear()
 
 
@@ -227,81 +196,6 @@ def _check_output_file(path: Path, what: str, suffixes: tuple[str, ...] | None =
         raise AnnotateError(f"{what} {path} is a folder; give a file name")
     if not path.parent.is_dir():
         raise AnnotateError(f"{what} {path}: folder {path.parent} does not exist")
-
-
-class _OpenCvWarnings:
-    """OpenCV reports a frame it failed to write (full disk, I/O error) only as a log line on stderr, once per
-    frame; the call itself succeeds. Send stderr (fd 2) to a pipe for the length of such a call and read it."""
-
-    def __init__(self) -> None:
-        self._read, self._write = os.pipe()
-        os.set_blocking(self._read, False)
-
-    @contextlib.contextmanager
-    def captured(self) -> Iterator[list[str]]:
-        text: list[str] = []
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(self._write, 2)
-        try:
-            yield text
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            with contextlib.suppress(BlockingIOError):
-                while chunk := os.read(self._read, 1 << 16):
-                    text.append(chunk.decode(errors="replace"))
-
-    def close(self) -> None:
-        os.close(self._read)
-        os.close(self._write)
-
-
-class VideoOutput:
-    """An annotated video opened lazily on the first frame, whose size it takes."""
-
-    def __init__(self, path: Path, final: Path, fps: float) -> None:
-        self.path = path
-        self.final = final
-        self.fps = fps
-        self.frames = 0
-        self._writer: cv2.VideoWriter | None = None
-        self._size: tuple[int, int] | None = None
-        self._warnings = _OpenCvWarnings()
-
-    def _checked(self, call, *args) -> None:
-        with self._warnings.captured() as text:
-            call(*args)
-        text = "".join(text)
-        if "Failed to write" in text or "Could not write" in text:
-            raise write_failure(self.final)
-        if text:  # anything else OpenCV had to say goes where it was going
-            sys.stderr.write(text)
-
-    def write(self, frame: np.ndarray) -> None:
-        if self._writer is None:
-            self._size = (frame.shape[1], frame.shape[0])
-            codec = VIDEO_CODECS[self.path.suffix.lower()]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), self.fps, self._size)
-            if not self._writer.isOpened():
-                if disk_nearly_full(self.path.parent):
-                    raise write_failure(self.final)
-                raise AnnotateError(f"cannot write video {self.final} (codec {codec})")
-        if (frame.shape[1], frame.shape[0]) != self._size:  # a stream that changes size mid-way
-            frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
-        self._checked(self._writer.write, frame)
-        self.frames += 1
-
-    def close(self, check: bool = True) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            if check:
-                self._checked(writer.release)  # writes the container's index
-            else:
-                writer.release()
-        if self._warnings is not None:
-            self._warnings.close()
-            self._warnings = None
 
 
 def write_image(partial: Path, final: Path, image: np.ndarray) -> None:
@@ -419,7 +313,7 @@ def annotate(args: argparse.Namespace) -> str:
     source = open_input(input_path)
     outputs = Outputs()
     pipeline = None
-    video: VideoOutput | None = None
+    video: VideoWriter | None = None
     logs: LogStreams | None = None
     try:
         is_video = isinstance(source, VideoFileSource)
@@ -467,7 +361,7 @@ def annotate(args: argparse.Namespace) -> str:
             outputs.created_dirs.append(out)
         if is_video and out is not None:
             fps = (source.fps or VideoFileSource.DEFAULT_FPS) / args.every
-            video = VideoOutput(outputs.create(out), out, fps)
+            video = VideoWriter(outputs.create(out), fps, name=out)
         elif out_image is not None:
             partial_image = outputs.create(out_image)
 
@@ -579,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with signals_unwind():
             summary = annotate(args)
-    except AnnotateError as exc:
+    except (AnnotateError, VideoWriteError) as exc:
         print(f"ferdesk annotate: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except SourceError as exc:  # e.g. the video changed or vanished while being read

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, run_cli
-from ferdesk import annotate
+from ferdesk import annotate, outputs
 from ferdesk.sources import demo_faces, read_image
 
 VIDEO_FRAMES = 20
@@ -251,7 +251,7 @@ def test_termination_signal_removes_partials(trained_model, long_video, tmp_path
          "--csv", str(out / "o.csv"), "--model", str(trained_model), "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
         preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)])
-    partial = out / ".o.partial.mp4"
+    partial = out / f".o.partial-{proc.pid}.mp4"  # ferdesk.outputs.staging_path, in the command's process
     try:
         deadline = time.monotonic() + 120
         while not (partial.exists() and partial.stat().st_size > 0):  # frames are being written
@@ -433,7 +433,7 @@ def test_logs_are_streamed_while_frames_are_analysed(trained_model, video, tmp_p
     rows_seen: list[int] = []
 
     def process_and_look(self, *args, **kwargs):
-        partial = tmp_path / ".faces.partial.csv"
+        partial = outputs.staging_path(tmp_path / "faces.csv")
         rows_seen.append(len(partial.read_text().splitlines()) - 1 if partial.exists() else -1)
         return process(self, *args, **kwargs)
 

@@ -86,3 +86,38 @@ def test_read_image_gives_bgr_uint8_from_any_file_and_names_a_bad_one(grace, tmp
     while folder.read()[0]:
         shown.append(folder.current_path.name)
     assert sorted(shown) == sorted(files)
+
+
+# Read back, FFmpeg names MPEG-4 part 2 (written as mp4v) by its decoder's tag, FMP4.
+@pytest.mark.parametrize("suffix, fourcc", [(".avi", "MJPG"), (".mp4", "FMP4")])
+def test_the_video_writer_picks_the_codec_from_the_suffix_and_takes_the_first_frames_size(grace, tmp_path, suffix,
+                                                                                          fourcc):
+    path = tmp_path / f"clip{suffix}"
+    writer = media.VideoWriter(path, fps=12.0)
+    assert not path.exists() and not writer.is_open  # nothing opened before a frame says the size
+    with writer:
+        for k in range(6):
+            writer.write(np.roll(grace, 8 * k, axis=1))
+        writer.write(cv2.resize(grace, (256, 300)))  # a source that changed size mid-way is scaled to the first
+    assert writer.frames == 7 and writer.size == (512, 600)
+    cap = cv2.VideoCapture(str(path))
+    assert int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().upper() == fourcc
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
+    frames = []
+    while (frame := cap.read()[1]) is not None:
+        frames.append(frame)
+    cap.release()
+    assert len(frames) == 7 and frames[0].shape == grace.shape
+    assert np.abs(frames[0].astype(int) - grace.astype(int)).mean() < 6  # the face itself, up to codec loss
+
+
+def test_the_video_writer_says_which_file_it_cannot_write(grace, tmp_path):
+    with pytest.raises(media.VideoWriteError, match=r"clip\.mkv: unsupported suffix \.mkv; use \.mp4 or \.avi"):
+        media.VideoWriter(tmp_path / "clip.mkv", fps=30)
+    staging = tmp_path / "gone" / ".clip.partial-1.avi"  # its folder was removed: OpenCV cannot open the file
+    writer = media.VideoWriter(staging, fps=30, name=tmp_path / "clip.avi")
+    with pytest.raises(media.VideoWriteError) as caught:
+        writer.write(grace)
+    assert str(caught.value) == f"cannot write video {tmp_path / 'clip.avi'} (codec MJPG)"  # the name the user gave
+    assert isinstance(caught.value, OSError)
+    writer.close()

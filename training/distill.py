@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ferdesk.model_card import KERAS_FILE, TFLITE_FILE, ModelFolderError, read_card
+from ferdesk.outputs import staged_file
 from training.data import file_sha256
 
 TEACHER_BATCH = 256
@@ -103,10 +104,9 @@ def soft_targets(records: list[dict], images: np.ndarray, emotions: list[str], c
     targets = (total / len(records)).astype(np.float32)
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".partial-{os.getpid()}.npz")
-        np.savez(partial, targets=targets, emotions=np.array(emotions),
-                 teacher_tflite_sha256=np.array([r["sha256"].get(TFLITE_FILE, "") for r in records]))
-        os.replace(partial, path)
+        with staged_file(path, overwrite=True) as partial:  # keeps .npz, so np.savez adds no suffix of its own
+            np.savez(partial, targets=targets, emotions=np.array(emotions),
+                     teacher_tflite_sha256=np.array([r["sha256"].get(TFLITE_FILE, "") for r in records]))
     except OSError:  # a read-only cache only costs the next run the teachers' time again
         pass
     return targets

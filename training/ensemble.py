@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from ferdesk.defaults import data_path, quiet_tensorflow
+from ferdesk.outputs import staged_folder
 
 ENSEMBLE = "ensemble"
 
@@ -70,12 +70,12 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
     from training.metrics import classification_metrics
     from training.models import trainable_parameters
     from training.report import write_ensemble_report
-    from training.run import machine_description, model_lineage, prepare_output, publish
+    from training.run import check_output, machine_description, model_lineage
 
     # Before the slow loading:
     check_members([read_card(folder, need=(KERAS_FILE,)) for folder in members], flip_average is not None)
-    staging = prepare_output(out, overwrite)  # fails early when out exists
-    try:
+    check_output(out, overwrite)  # fails early when out exists
+    with staged_folder(out, overwrite) as staging:
         loaded = [load_keras_model(folder) for folder in members]
         cards = [card for card, _ in loaded]
         first = cards[0]
@@ -113,10 +113,6 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
                   "flip_average": flip, "members": member_rows, "test": test,
                   "exported_tflite": exported}
         write_ensemble_report(report, staging)
-        publish(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return report
 
 

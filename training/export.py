@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ferdesk.defaults import quiet_tensorflow
 from ferdesk.model_card import KERAS_FILE, TFLITE_FILE, ModelCard, write_card
+from ferdesk.outputs import staged_file
 
 
 def export_tflite(model, path: Path, quantize: bool = True) -> None:
@@ -86,13 +87,8 @@ def reexport(folder: Path, data: Path | None = None, quantize: bool = True) -> d
         from training.evaluate import labelled_faces
 
         test = labelled_faces(card, Path(data), card.metrics.get("test_split", "test"))
-    staging = folder / f".partial.{TFLITE_FILE}"  # the exporter insists on a .tflite suffix
-    try:
+    with staged_file(folder / TFLITE_FILE, overwrite=True) as staging:  # keeps the .tflite the exporter insists on
         export_tflite(model, staging, quantize)
-        os.replace(staging, folder / TFLITE_FILE)
-    finally:
-        if staging.exists():
-            staging.unlink()
     card.training["tflite"] = tflite_format(quantize)
     if test is not None:
         images, labels, dataset = test

@@ -1,7 +1,7 @@
 """One training run: load data, cross-validate every model, fit finals, test once, export the best, report.
 
-Outputs are written to a hidden sibling folder and renamed into place at the end, so an interrupted or
-failed run never leaves a half-written model folder.
+Outputs are written to a hidden sibling folder and renamed into place at the end (ferdesk.outputs), so an
+interrupted or failed run never leaves a half-written model folder and never replaces a working one.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import os
 import platform
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ferdesk.model_card import ModelCard, read_card, write_card
+from ferdesk.outputs import staged_folder
 from ferdesk.preprocess import preprocessing_spec
 from training.cv import cv_splits, summarize_folds
 from training.data import TRAIN_USAGE, Dataset, check_emotions, describe, imbalance_ratio, load_dataset
@@ -109,26 +109,6 @@ def check_output(out: Path, overwrite: bool) -> None:
         raise PermissionError(f"cannot create {out}: {existing} is not a writable folder")
 
 
-def prepare_output(out: Path, overwrite: bool) -> Path:
-    check_output(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    return staging
-
-
-def publish(staging: Path, out: Path) -> None:
-    """Swap the finished folder into place; the old one is removed only after the new one is there."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def start_model_lineage(folder: str | Path) -> dict:
     """What a fine-tune started from, so its card tells the whole training history."""
     return model_lineage(read_card(folder, need=()))
@@ -205,8 +185,7 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
     data = load_run_data(config, progress)
     dataset, emotions, teachers, test_name = data.dataset, data.train.emotions, data.teachers, data.test_name
     x_test, y_test, y_train = data.x_test, data.y_test, data.train.labels
-    staging = prepare_output(config.out, config.overwrite)
-    try:
+    with staged_folder(config.out, config.overwrite) as staging:
         jobs = plan_fits(config.models, len(data.train.splits))
         outcomes, tests, by_model = {}, {}, {}
         # Engines hand back fits as they finish (in any order on Ray); a model is summed up once all of its are in.
@@ -272,9 +251,5 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
             report["exported_tflite"] = score_exported_tflite(staging, card, x_test, y_test)
         write_card(card, staging)
         write_report(report, staging, histories)
-        publish(staging, config.out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     progress.event("done", out=str(config.out), best_model=best["name"])
     return report

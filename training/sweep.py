@@ -16,7 +16,6 @@ import csv
 import datetime as dt
 import itertools
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -25,10 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from ferdesk.argtypes import float_in, int_at_least, positive_float
+from ferdesk.outputs import staged_folder
 from training.cv import summarize_folds
 from training.engine import AUGMENTATION, SWEEPABLE, describe_overrides, plan_fits
 from training.progress import Progress
-from training.run import RunConfig, check_output, load_run_data, machine_description, prepare_output, publish
+from training.run import RunConfig, check_output, load_run_data, machine_description
 
 SWEEP_FILES = ("sweep.json", "sweep.csv", "sweep.md", "sweep.png")
 SEARCHES = ("grid", "random")
@@ -159,8 +159,7 @@ def run_sweep(config: RunConfig, space: dict[str, list], search: str, samples: i
     jobs = [job for overrides in configurations
             for job in plan_fits([dict(overrides)["model"]], len(data.train.splits), overrides, final=False)]
     progress.message(f"sweep: {len(configurations)} configurations x {len(data.train.splits)} folds = {len(jobs)} fits")
-    staging = prepare_output(config.out, config.overwrite)
-    try:
+    with staged_folder(config.out, config.overwrite) as staging:
         outcomes = {o.job: o for o in config.engine.run(jobs, data.train, config.fit, progress)}
         rows = results_table(configurations, outcomes)
         summary = {
@@ -180,9 +179,5 @@ def run_sweep(config: RunConfig, space: dict[str, list], search: str, samples: i
         write_table_csv(rows, list(space), staging / "sweep.csv")
         (staging / "sweep.md").write_text(sweep_markdown(summary), encoding="utf-8")
         plot_sweep(rows, staging / "sweep.png")
-        publish(staging, config.out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     progress.event("done", out=str(config.out), best=summary["best"])
     return summary

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import sys
 import time
 from html import escape
@@ -25,7 +24,7 @@ from PyQt5.QtWidgets import (
 
 from ferdesk import defaults
 from ferdesk.labels import EMOTIONS
-from ferdesk import paths
+from ferdesk import outputs, paths
 from ferdesk.architectures import ARCHITECTURES, is_zoo_cnn
 from ferdesk.gui import retrain_advice as advice
 from ferdesk.gui.views import clock
@@ -552,8 +551,7 @@ class RetrainDialog(QDialog):
     def _remove_staging(self) -> None:
         """A trainer killed outright cannot clean up after itself: remove its hidden staging folder here."""
         if self.out_dir is not None:
-            for partial in self.output_root.glob(f".{self.out_dir.name}.partial-*"):
-                shutil.rmtree(partial, ignore_errors=True)
+            outputs.remove_leftovers(self.out_dir, is_dir=True)
 
     def show_result(self, folder: Path) -> None:
         """The scores, said plainly: whether the model beats guessing and the model in use; Use is only the
