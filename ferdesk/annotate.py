@@ -217,7 +217,7 @@ class LogStreams:
 
         self._streams: list[tuple[object, TextIO, Path]] = []  # (writer, file, final path)
         self._json = None
-        for final, make, newline in ((csv_path, lambda h: CsvLogWriter(h, labels), ""),
+        for final, make, newline in ((csv_path, lambda h: CsvLogWriter(h, labels, file_column=True), ""),
                                      (json_path, lambda h: JsonLogWriter(h, {**head, "labels": labels}), None)):
             if final is None:
                 continue
@@ -395,8 +395,8 @@ def annotate(args: argparse.Namespace) -> str:
                 result = pipeline.process(frame, timestamp=timestamp, index=index, annotate=out is not None)
                 processed += 1
                 faces += len(result.faces)
-                # JSON names the image; a CSV row's frame indexes the JSON's "files".
-                logs.add(frame_record(result, image_path.name if image_path is not None else None))
+                # Every CSV row and JSON frame names its file: the image's, or the video's for all of its frames.
+                logs.add(frame_record(result, (image_path or input_path).name))
                 if video is not None:
                     video.write(result.annotated)
                 elif out_image is not None:

@@ -74,17 +74,20 @@ def frame_record(result: FrameResult, file: str | None = None) -> dict:
 
 
 class CsvLogWriter:
-    """One row per face: the fixed columns, then p_<label> for every label (empty where a face's model lacked it)."""
+    """One row per face: the fixed columns, then p_<label> for every label (empty where a face's model lacked it).
+    With file_column, a first column `file` names the file each row's frame came from (a record's "file")."""
 
-    def __init__(self, handle: TextIO, labels: list[str]):
+    def __init__(self, handle: TextIO, labels: list[str], file_column: bool = False):
         self.labels = list(labels)
+        self.file_column = file_column
         self._writer = csv.writer(handle)
-        self._writer.writerow([*CSV_COLUMNS, *[f"p_{k}" for k in self.labels]])
+        self._writer.writerow([*(["file"] if file_column else []), *CSV_COLUMNS, *[f"p_{k}" for k in self.labels]])
 
     def add(self, record: dict) -> None:
+        file = [record.get("file", "")] if self.file_column else []
         self._writer.writerows(
-            [record["frame"], record["timestamp_s"], face["track_id"], *face["box"], face["score"], face["label"],
-             face["confidence"], *[face["probabilities"].get(k, "") for k in self.labels]]
+            [*file, record["frame"], record["timestamp_s"], face["track_id"], *face["box"], face["score"],
+             face["label"], face["confidence"], *[face["probabilities"].get(k, "") for k in self.labels]]
             for face in record["faces"])
 
 

@@ -107,7 +107,9 @@ def test_video_to_video_csv_json(trained_model, video, tmp_path, every):
     with open(log_csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
     header = list(rows[0])
-    assert header[:9] == ["frame", "timestamp_s", "track_id", "x", "y", "w", "h", "score", "label"]
+    assert header[:10] == ["file", "frame", "timestamp_s", "track_id", "x", "y", "w", "h", "score", "label"]
+    assert {r["file"] for r in rows} == {video.name}  # a video's rows name the video, as an image's name the image
+    assert {f["file"] for f in frames} == {video.name}
     assert header[-2:] == ["p_sad", "p_surprise"]
     assert len(rows) == sum(len(f["faces"]) for f in frames)
     assert sorted({int(r["frame"]) for r in rows}) == [f["frame"] for f in frames]
@@ -144,8 +146,36 @@ def test_folder_of_images(trained_model, tmp_path):
         ("a_grace.jpg", 1), ("b_happy.png", 1), ("c_blank.bmp", 0)]
     with open(log_csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    # The CSV has the GUI log's columns; a row's frame number indexes the JSON's "files".
+    # Each row names its image; its frame number also indexes the JSON's "files".
+    assert [r["file"] for r in rows] == ["a_grace.jpg", "b_happy.png"]
     assert [doc["files"][int(r["frame"])] for r in rows] == ["a_grace.jpg", "b_happy.png"]
+
+
+def test_the_demo_faces_folder_names_each_rows_file(tmp_path):
+    """The shipped demo faces, as a user's folder of photos, through the shipped model: every CSV row and JSON frame
+    names the image it came from, and that image alone gives what its row says."""
+    from ferdesk.pipeline import DEFAULT_MODEL, EmotionPipeline
+
+    demo = REPO_ROOT / "assets" / "demo"
+    images = sorted(p.name for p in demo.glob("*.png"))
+    assert len(images) == 7  # README.md beside them is no image
+    log_csv, log_json = tmp_path / "faces.csv", tmp_path / "faces.json"
+    assert annotate.main([str(demo), "--csv", str(log_csv), "--json", str(log_json), "--no-progress"]) == 0
+    assert visible_files(tmp_path) == ["faces.csv", "faces.json"]
+    with open(log_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    doc = json.loads(log_json.read_text())
+    assert [r["file"] for r in rows] == images == doc["files"]  # one face each, in file order
+    assert [f["file"] for f in doc["frames"]] == images
+    with EmotionPipeline(DEFAULT_MODEL) as pipeline:
+        for row in rows:
+            pipeline.reset()
+            result = pipeline.process(read_image(demo / row["file"]), 0.0)
+            assert len(result.faces) == 1, row["file"]
+            label, confidence = result.faces[0].top(result.labels)
+            assert row["label"] == label and float(row["confidence"]) == pytest.approx(confidence, abs=1e-4)
+    happy = next(r for r in rows if r["file"] == "fer_happy.png")
+    assert happy["label"] == "happy" and float(happy["confidence"]) > 0.5
 
 
 def test_missing_input_exits_2_and_writes_nothing(trained_model, tmp_path):
