@@ -21,6 +21,7 @@ from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CA
 from ferdesk.facelog import FaceLog
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
+from ferdesk.gui.personalise import PersonaliseDialog, ask_correction
 from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
 from ferdesk.gui.summary import SummaryDialog, save_summary
@@ -28,6 +29,7 @@ from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_q
 from ferdesk.gui.worker import CpuMeter, PipelineWorker
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
 from ferdesk.paths import USER_GUIDE, model_folders
+from ferdesk.personalise import CORRECTION, SampleSet
 from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
 from ferdesk.sources import FramePlace, ImageSource, SourceError, list_cameras, open_source
@@ -113,10 +115,14 @@ class MainWindow(QMainWindow):
         self.summary = SessionSummary()
         self.summary_dialog: SummaryDialog | None = None
         self.retrain_dialog: RetrainDialog | None = None
+        self.own_faces = SampleSet()  # the user's labelled faces for Teach it my face, in memory only
+        self.personalise_dialog: PersonaliseDialog | None = None
         self.guide_dialog: UserGuideDialog | None = None
 
         self.video = VideoView()
         self.video.face_clicked.connect(self._select_face)
+        self.video.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.video.customContextMenuRequested.connect(self._correct_face)
         self.playback = PlaybackBar()
         self.playback.loop.setChecked(self._bool("images/loop", False))
         interval = str(self.settings.value("images/slideshow", ""))
@@ -355,6 +361,8 @@ class MainWindow(QMainWindow):
         self.retrain_action = QAction("&Retrain…", self)
         self.retrain_action.setShortcut("Ctrl+T")
         self.retrain_action.triggered.connect(self.open_retrain)
+        self.personalise_action = QAction("&Teach it my face…", self)
+        self.personalise_action.triggered.connect(self.open_personalise)
         self._fill_model_menu()
 
         view_menu = bar.addMenu("&View")
@@ -450,7 +458,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, f=folder: self.set_model(f))
             self.model_actions[str(folder)] = action
         self.model_menu.addSeparator()
-        for action in (self.load_model_action, self.card_action, self.retrain_action):
+        for action in (self.load_model_action, self.card_action, self.retrain_action, self.personalise_action):
             self.model_menu.addAction(action)
 
     # ---------------------------------------------------------------- start-up
@@ -656,6 +664,28 @@ class MainWindow(QMainWindow):
         self.retrain_dialog.raise_()
         self.retrain_dialog.activateWindow()
 
+    def open_personalise(self) -> None:
+        if self.personalise_dialog is None:
+            self.personalise_dialog = PersonaliseDialog(self.own_faces, lambda: self.card, self)
+            self.personalise_dialog.model_ready.connect(self.set_model)
+        self.personalise_dialog.show()
+        self.personalise_dialog.raise_()
+        self.personalise_dialog.activateWindow()
+
+    def _correct_face(self, pos) -> None:
+        """Right-click on a face: "This is actually …" adds its crop, so labelled, to Teach it my face's samples."""
+        face, result = self.video.face_at(pos), self.last_result
+        if face is None or result is None:
+            return
+        emotion = ask_correction(self, result.labels, self.video.mapToGlobal(pos))
+        if emotion is None:
+            return
+        self.own_faces.add_face(result.frame, face, emotion, CORRECTION, result.timestamp)
+        if self.personalise_dialog is not None:
+            self.personalise_dialog.refresh()
+        self.statusBar().showMessage(f"Face #{face.track_id} added as {emotion} to your samples "
+                                     f"({len(self.own_faces)}): Model > Teach it my face…", 8000)
+
     def _show_training(self, text: str, fraction: float) -> None:
         running = self.retrain_dialog is not None and self.retrain_dialog.running()
         self.training_button.setText(f"⏳ {text}" if running else f"{text} — show")
@@ -707,6 +737,8 @@ class MainWindow(QMainWindow):
             self.playback.show_place(shown.place, self.source_name)
         self.video.show_frame(bgr_to_qimage(result.annotated), result.faces)
         face = self._shown_face(result.faces)
+        if self.personalise_dialog is not None and shown.analysed:  # its capture takes crops of this face
+            self.personalise_dialog.offer(result, face)
         if face is None:
             self.probabilities.set_values(result.labels, None, "No face in view")
         else:
@@ -948,6 +980,8 @@ class MainWindow(QMainWindow):
             self.settings.setValue("source", self.source_spec)
         if self.retrain_dialog is not None:
             self.retrain_dialog.shutdown()
+        if self.personalise_dialog is not None:
+            self.personalise_dialog.shutdown()
         if self.record_action.isChecked():
             self.worker.stop_recording()
         self.worker.stop()

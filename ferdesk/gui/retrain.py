@@ -10,12 +10,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import sys
 import time
 from html import escape
 from pathlib import Path
 
-from PyQt5.QtCore import QProcess, QProcessEnvironment, QSettings, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QProcess, QSettings, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QPixmap
 from PyQt5.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
@@ -27,6 +26,7 @@ from ferdesk.labels import EMOTIONS
 from ferdesk import outputs, paths
 from ferdesk.architectures import ARCHITECTURES, is_zoo_cnn
 from ferdesk.gui import retrain_advice as advice
+from ferdesk.gui.trainer_process import start_trainer, stop_trainer, trainer_lines, trainer_log, trainer_process
 from ferdesk.gui.views import clock
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
 
@@ -383,16 +383,11 @@ class RetrainDialog(QDialog):
         self.started_at = self.last_epoch_at = time.monotonic()
         self.epoch_times, self.epochs_done, self.faces_seen = [], 0, None
         self.stage = "Loading data"
-        self.process = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        env.insert(defaults.TF_LOG_LEVEL_ENV, defaults.TF_LOG_LEVEL)
-        self.process.setProcessEnvironment(env)
-        self.process.setWorkingDirectory(str(paths.PROJECT_ROOT))
+        self.process = trainer_process(self)
         self.process.readyReadStandardOutput.connect(self._read_stdout)
         self.process.readyReadStandardError.connect(self._read_stderr)
         self.process.finished.connect(self._finished)
-        self.process.start(sys.executable, args)
+        start_trainer(self.process, args)
         self.settings_box.setEnabled(False)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -437,14 +432,7 @@ class RetrainDialog(QDialog):
         if self.process is not None and self.process.state() != QProcess.NotRunning:
             self.cancelled = True
             self.status.setText("Cancelling…")
-            self.process.terminate()  # SIGTERM: the trainer removes its staging folder and exits
-            # A trainer that ignores SIGTERM is killed later, without blocking the window. The timer is the
-            # process's child, so it goes with it when the dialog (and the process) is deleted first.
-            process = self.process
-            kill_timer = QTimer(process)
-            kill_timer.setSingleShot(True)
-            kill_timer.timeout.connect(lambda: process.state() != QProcess.NotRunning and process.kill())
-            kill_timer.start(self.KILL_AFTER_MS)
+            stop_trainer(self.process, self.KILL_AFTER_MS)
 
     def shutdown(self, wait_ms: int = 5000) -> None:
         """Stop a running trainer because the app is closing: cancel, wait briefly for its own clean-up, then kill.
@@ -465,23 +453,20 @@ class RetrainDialog(QDialog):
         return self.process is not None and self.process.state() != QProcess.NotRunning
 
     def _read_stdout(self) -> None:
-        while self.process is not None and self.process.canReadLine():
-            line = bytes(self.process.readLine()).decode("utf-8", "replace").strip()
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                self.log.appendPlainText(line)
-                continue
-            self._handle(event)
+        for item in trainer_lines(self.process) if self.process is not None else ():
+            if isinstance(item, dict):
+                self._handle(item)
+            else:
+                self.log.appendPlainText(item)
 
     def _read_stderr(self) -> None:
         self.append_stderr(bytes(self.process.readAllStandardError()).decode("utf-8", "replace"))
 
     def append_stderr(self, text: str) -> None:
         """The trainer's stderr in the log, less TensorFlow's own logging (noise to the user)."""
-        kept = [line for line in text.rstrip().splitlines() if line.strip() and not advice.is_log_noise(line)]
+        kept = trainer_log(text)
         if kept:
-            self.log.appendPlainText("\n".join(kept))
+            self.log.appendPlainText(kept)
 
     def _handle(self, event: dict) -> None:
         kind = event.get("event")

@@ -98,18 +98,24 @@ class VideoView(QWidget):
                 right -= width + 8
         painter.end()
 
-    def mousePressEvent(self, event) -> None:
+    def face_at(self, pos):
+        """The face shown under a point of this widget, or None."""
         if self.image is None or not self.faces:
-            return
+            return None
         rect = self.target_rect()
         scale = rect.width() / self.image.width()
-        x = (event.pos().x() - rect.x()) / scale
-        y = (event.pos().y() - rect.y()) / scale
+        x = (pos.x() - rect.x()) / scale
+        y = (pos.y() - rect.y()) / scale
         for face in self.faces:
             b = face.box
             if b.x <= x <= b.x + b.w and b.y <= y <= b.y + b.h:
-                self.face_clicked.emit(face.track_id)
-                return
+                return face
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        face = self.face_at(event.pos())
+        if face is not None:
+            self.face_clicked.emit(face.track_id)
 
 
 class ProbabilityPanel(QWidget):
