@@ -33,7 +33,7 @@ from ferdesk.defaults import MIN_CONFIDENCE, SMOOTHING
 from ferdesk.media import IMAGE_SUFFIXES, VIDEO_CODECS, VideoWriteError, VideoWriter
 from ferdesk.outputs import StagedFiles
 from ferdesk.signals import ctrl_c_held
-from ferdesk.sources import FrameSource, ImageSource, SourceError, VideoFileSource
+from ferdesk.sources import FrameSource, ImageSource, SourceError, VideoFileSource, open_source
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM and SIGHUP exit with 128 + their number, as the shell reports them
@@ -104,20 +104,16 @@ def resolved(path: Path, what: str) -> Path:
 
 
 def open_input(path: Path) -> FrameSource:
-    """An opened ImageSource or VideoFileSource for the path, or AnnotateError saying why not."""
+    """An opened ImageSource or VideoFileSource for the path (sources.open_source), or AnnotateError saying why not."""
     resolved(path, "input")
-    if not path.exists():
-        raise AnnotateError(f"input not found: {path}")
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
-        source: FrameSource = ImageSource(path, fps=1.0)  # fps 1: an image's timestamp_s is its index
-    elif path.is_file():
-        source = VideoFileSource(path)
-    else:
-        raise AnnotateError(f"input is neither a file nor a folder: {path}")
+    try:
+        source = open_source(path, files_only=True, fps=1.0)  # fps 1: an image's timestamp_s is its index
+    except SourceError as exc:
+        raise AnnotateError(f"input {exc}") from None
     try:
         source.open()
     except SourceError as exc:
-        if isinstance(source, VideoFileSource):
+        if isinstance(source, VideoFileSource) and not str(exc).endswith("it is a text file"):
             raise AnnotateError(
                 f"cannot read {path} as a video (unknown format or damaged file); images must end in "
                 f"{', '.join(sorted(IMAGE_SUFFIXES))}"
@@ -125,20 +121,7 @@ def open_input(path: Path) -> FrameSource:
         raise AnnotateError(str(exc)) from None
     except OSError as exc:
         raise AnnotateError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if isinstance(source, VideoFileSource) and _is_text_played_as_video(path):
-        source.close()
-        raise AnnotateError(f"cannot read {path} as a video: it is a text file")
     return source
-
-
-def _is_text_played_as_video(path: Path) -> bool:
-    """FFmpeg's tty demuxer 'plays' .txt/.nfo/... files as ANSI-art frames; that is never what the user meant."""
-    cap = cv2.VideoCapture(str(path))
-    try:
-        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF if cap.isOpened() else 0
-    finally:
-        cap.release()
-    return fourcc.to_bytes(4, "little") == b"ansi"
 
 
 def image_output_names(paths: list[Path]) -> dict[Path, str]:

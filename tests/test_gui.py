@@ -295,7 +295,8 @@ def test_a_missing_video_file_is_named_and_never_opens_a_camera(start_window, gu
     monkeypatch.setattr(main_window, "list_cameras", lambda: [0])  # as on a machine with a webcam
     opened = []
     open_source = main_window.open_source
-    monkeypatch.setattr(main_window, "open_source", lambda spec: opened.append(spec) or open_source(spec))
+    monkeypatch.setattr(main_window, "open_source",
+                        lambda spec, **options: opened.append(spec) or open_source(spec, **options))
     missing = tmp_path / "missing" / "file.mp4"
     win = start_window(source=str(missing), model=str(STUDY_MODEL))
     qtbot.waitUntil(lambda: win.source_spec == "demo", timeout=30000)

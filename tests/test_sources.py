@@ -406,3 +406,26 @@ def test_failing_callbacks_do_not_kill_the_grabber():
         assert wait_for(lambda: source.opens >= 3)
         assert grabber.running
     assert threading.active_count() >= 1
+
+
+def test_one_factory_for_the_app_and_annotate(tmp_path):
+    """open_source reads a user's words for the app; with files_only, only paths, as ferdesk annotate reads them."""
+    from ferdesk.sources import open_source
+
+    assert isinstance(open_source("demo"), DemoSource) and isinstance(open_source("camera:1"), CameraSource)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    source = open_source(folder, files_only=True, fps=1.0)
+    assert isinstance(source, ImageSource) and source.fps == 1.0
+    assert isinstance(open_source(tmp_path / "clip.mp4"), VideoFileSource)  # the app: checked when opened
+    for missing in ("demo", "0", tmp_path / "clip.mp4"):
+        with pytest.raises(SourceError, match="not found"):
+            open_source(missing, files_only=True)
+
+
+def test_a_text_file_is_never_played_as_a_video(tmp_path):
+    """FFmpeg 'plays' text as ANSI art; the video source refuses it, for the app and annotate alike."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video\n" * 50)
+    with pytest.raises(SourceError, match="it is a text file"):
+        VideoFileSource(notes).open()

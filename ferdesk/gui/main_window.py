@@ -32,7 +32,7 @@ from ferdesk.paths import USER_GUIDE, model_folders
 from ferdesk.personalise import CORRECTION, SampleSet
 from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
-from ferdesk.sources import FramePlace, ImageSource, SourceError, list_cameras, open_source
+from ferdesk.sources import FramePlace, SourceError, list_cameras, open_source
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
 # View > Face detection: the menu's words for ferdesk.detect.DETECTOR_MODES.
@@ -478,15 +478,13 @@ class MainWindow(QMainWindow):
         `fallback`: why this source stands in for the one wanted ('' when the user chose it); `start`: the image
         of a folder to show first.
         """
-        try:
-            source = open_source(spec)
+        try:  # each image stays on screen until the user moves on (or a slideshow)
+            source = open_source(spec, loop=self.playback.loop.isChecked(), hold=True,
+                                 interval=self.playback.interval, sequence=self.sequence_action.isChecked(),
+                                 start=start)
         except (SourceError, OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot open source", str(exc))
             return False
-        if isinstance(source, ImageSource):  # each image stays on screen until the user moves on (or a slideshow)
-            source = ImageSource(source.path, loop=self.playback.loop.isChecked(), hold=True,
-                                 interval=self.playback.interval, sequence=self.sequence_action.isChecked(),
-                                 start=start)
         self._pending_fallback = (spec, fallback)
         self.pause_action.setChecked(False)
         self.worker.set_source(source, spec)

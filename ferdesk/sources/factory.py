@@ -8,24 +8,31 @@ from pathlib import Path
 
 from ferdesk.media import IMAGE_SUFFIXES
 
-from ferdesk.sources.base import FrameSource
+from ferdesk.sources.base import FrameSource, SourceError
 from ferdesk.sources.camera import CameraSource
 from ferdesk.sources.demo import DemoSource
 from ferdesk.sources.files import ImageSource, VideoFileSource
 
 
-def open_source(spec: str | int | os.PathLike) -> FrameSource:
-    """A source from a user's words: 'demo', a camera index ('0', 'camera:1'), a video file, an image or a folder."""
-    if isinstance(spec, int):
-        return CameraSource(spec)
-    text = str(spec).strip()
-    if text.lower() == "demo":
-        return DemoSource()
-    if text.isdigit():
-        return CameraSource(int(text))
-    if text.lower().startswith("camera:") and text[7:].isdigit():
-        return CameraSource(int(text[7:]))
-    path = Path(text).expanduser()
+def open_source(spec: str | int | os.PathLike, files_only: bool = False, **image_options) -> FrameSource:
+    """A source from a user's words: 'demo', a camera index ('0', 'camera:1'), a video file, an image or a folder
+    (not opened yet). `files_only`: paths only, as `ferdesk annotate` reads them; a path that does not exist, or
+    is neither a file nor a folder, raises SourceError. `image_options` go to ImageSource (fps, loop, hold, ...)."""
+    if not files_only:
+        if isinstance(spec, int):
+            return CameraSource(spec)
+        text = str(spec).strip()
+        if text.lower() == "demo":
+            return DemoSource()
+        if text.isdigit():
+            return CameraSource(int(text))
+        if text.lower().startswith("camera:") and text[7:].isdigit():
+            return CameraSource(int(text[7:]))
+    path = Path(str(spec).strip()).expanduser()
+    if files_only and not path.exists():
+        raise SourceError(f"not found: {path}")
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSource(path)
+        return ImageSource(path, **image_options)
+    if files_only and not path.is_file():
+        raise SourceError(f"neither a file nor a folder: {path}")
     return VideoFileSource(path)

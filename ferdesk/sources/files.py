@@ -55,6 +55,10 @@ class VideoFileSource(_CaptureSource):
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"cannot decode video file {self.path}: not a video or image format ferdesk reads")
+        # FFmpeg's tty demuxer 'plays' .txt/.csv/.nfo files as ANSI-art frames: never what the user meant.
+        if (int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF).to_bytes(4, "little") == b"ansi":
+            cap.release()
+            raise SourceError(f"cannot read {self.path} as a video: it is a text file")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else self.DEFAULT_FPS
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
