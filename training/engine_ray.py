@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ferdesk import outputs
 from training.engine import EngineError, FitJob, FitOutcome, TrainingData, run_fit
 from training.fit import FitSettings
 from training.progress import Progress
@@ -146,9 +147,8 @@ class FitRecords:
         folder.mkdir(parents=True, exist_ok=True)
 
     def _write(self, path: Path, content: bytes) -> None:
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(content)
-        os.replace(partial, path)  # a crash mid-write never leaves a record that looks finished
+        with outputs.staged_file(path, overwrite=True) as staging:  # a crash mid-write leaves no finished-looking record
+            staging.write_bytes(content)
 
     def save(self, record: dict, payload: bytes | None) -> FitOutcome:
         key = FitJob.from_dict(record["job"]).key
