@@ -21,6 +21,7 @@ from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CA
 from ferdesk.facelog import FaceLog
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
+from ferdesk.gui.camera_settings import CameraSettingsDialog, camera_options
 from ferdesk.gui.personalise import PersonaliseDialog, ask_correction
 from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
@@ -434,6 +435,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, i=index: self.set_source(str(i)))
         if not cameras:
             self.source_menu.addAction("No cameras found").setEnabled(False)
+        self.source_menu.addAction("Camera &settings…").triggered.connect(lambda: self.show_camera_settings(cameras))
         self.source_menu.addAction(self.demo_action)
         self.source_menu.addSeparator()
         self.source_menu.addAction(self.pause_action)
@@ -479,9 +481,9 @@ class MainWindow(QMainWindow):
         of a folder to show first.
         """
         try:  # each image stays on screen until the user moves on (or a slideshow)
-            source = open_source(spec, loop=self.playback.loop.isChecked(), hold=True,
-                                 interval=self.playback.interval, sequence=self.sequence_action.isChecked(),
-                                 start=start)
+            source = open_source(spec, camera_options=camera_options(self.settings),
+                                 loop=self.playback.loop.isChecked(), hold=True, interval=self.playback.interval,
+                                 sequence=self.sequence_action.isChecked(), start=start)
         except (SourceError, OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot open source", str(exc))
             return False
@@ -489,6 +491,14 @@ class MainWindow(QMainWindow):
         self.pause_action.setChecked(False)
         self.worker.set_source(source, spec)
         return True
+
+    def show_camera_settings(self, cameras: list[int] | None = None) -> None:
+        """Choose the camera and what to ask of it; a camera on screen is opened again with the new choices."""
+        cameras = list_cameras() if cameras is None else cameras
+        current = int(self.source_spec) if self.source_spec.isdigit() else None
+        self.camera_dialog = dialog = CameraSettingsDialog(cameras, current, self.settings, self)
+        dialog.accepted.connect(lambda: dialog.chosen_camera is not None and self.set_source(str(dialog.chosen_camera)))
+        dialog.open()
 
     def reconnect(self) -> None:
         if self.source_spec:
