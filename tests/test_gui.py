@@ -422,7 +422,7 @@ def test_an_ensemble_runs_live_but_is_not_offered_as_a_fine_tuning_start(window,
     window.retrain_action.trigger()
     dialog = window.retrain_dialog
     assert not dialog.fine_tune.isEnabled() and not dialog.fine_tune.isChecked()
-    assert "ensemble model" in dialog.fine_tune.text()
+    assert "ensemble model" in dialog.fine_tune_note.text()
     info = ModelInfoDialog(window.card, window)
     assert "member recall" in [info.tabs.tabText(i) for i in range(info.tabs.count())]
     assert not messages

@@ -82,9 +82,10 @@ def test_fine_tune_text_is_plain_and_the_output_name_is_always_free(window, qtbo
     window.set_model(DEFAULT_MODEL)
     qtbot.waitUntil(lambda: window.card.folder == DEFAULT_MODEL, timeout=30000)
     dialog = open_dialog(window)
-    text = dialog.fine_tune.text()
+    text = dialog.fine_tune_note.text()
     assert not dialog.fine_tune.isEnabled() and "zoo" not in text.lower()
     assert "default is an ensemble model (several networks averaged)" in text, text
+    assert dialog.sizeHint().width() < 1000, "fits a laptop screen: the long reason wraps"
 
     name = dialog.name_edit.text()
     (dialog.output_root / name).mkdir(parents=True)  # as after a finished run

@@ -17,7 +17,7 @@ from pathlib import Path
 from PyQt5.QtCore import QProcess, QSettings, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QPixmap
 from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
     QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -37,13 +37,14 @@ CONFUSION_HEIGHT = 400  # the result's confusion matrix, shown up to this tall (
 TRAINING_LINE = re.compile(r"^\s*Training: \d+ \(([^)]*)\)", re.M)
 
 
-def _check_grid(names: list[str], checked: set[str]) -> tuple[QWidget, dict[str, QCheckBox]]:
-    box, layout, boxes = QWidget(), QHBoxLayout(), {}
+def _check_grid(names: list[str], checked: set[str], columns: int = 4) -> tuple[QWidget, dict[str, QCheckBox]]:
+    """Check boxes in rows of `columns`, so the dialog stays narrow enough for a laptop screen."""
+    box, layout, boxes = QWidget(), QGridLayout(), {}
     layout.setContentsMargins(0, 0, 0, 0)
-    for name in names:
+    for k, name in enumerate(names):
         boxes[name] = QCheckBox(name)
         boxes[name].setChecked(name in checked)
-        layout.addWidget(boxes[name])
+        layout.addWidget(boxes[name], *divmod(k, columns))
     box.setLayout(layout)
     return box, boxes
 
@@ -106,9 +107,13 @@ class RetrainDialog(QDialog):
         self.fine_tune = QCheckBox("Improve the model in use with this data (fine-tune)")
         self.fine_tune.setEnabled(False)
         self.fine_tune.toggled.connect(self._lock_to_start_model)
+        self.fine_tune_note = QLabel()  # why fine-tuning is not possible, when it is not
+        self.fine_tune_note.setWordWrap(True)
+        self.fine_tune_note.hide()
         # Distillation (training's --teacher): the new networks also learn the chosen model's probabilities.
-        self.teacher = QCheckBox("Also learn from an existing model (distillation: a small network can learn "
-                                 "much of a larger model's skill)")
+        self.teacher = QCheckBox("Also learn from a teacher model (distillation)")
+        self.teacher.setToolTip("The new networks learn the teacher's probabilities as well as the labels: a small "
+                                "network can learn much of a larger model's skill.")
         self.teacher_choice = QComboBox()
         self.teacher_choice.setEnabled(False)
         self.teacher.toggled.connect(self.teacher_choice.setEnabled)
@@ -118,6 +123,7 @@ class RetrainDialog(QDialog):
         form = QFormLayout()
         form.addRow("Dataset (CSV or folder)", data_row)
         form.addRow("", self.fine_tune)
+        form.addRow("", self.fine_tune_note)
         form.addRow("Emotions", emotions_widget)
         form.addRow("Architectures", models_widget)
         form.addRow("Folds", self.folds)
@@ -205,7 +211,11 @@ class RetrainDialog(QDialog):
                     "made of one neural network can be improved this way")
         else:
             text = "Improve the model in use with this data (fine-tune): no model is loaded"
-        self.fine_tune.setText(text)
+        # A check box never wraps its text: the long reasons go to a label that does, so the dialog fits a screen.
+        short = usable or len(text) <= 90
+        self.fine_tune.setText(text if short else "Improve the model in use (fine-tune): not possible here")
+        self.fine_tune_note.setText("" if short else text)
+        self.fine_tune_note.setVisible(not short)
         self._lock_to_start_model(self.fine_tune.isChecked())
         self.update_advice()
 
