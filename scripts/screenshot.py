@@ -15,7 +15,6 @@ Writes, at most 1000 px wide:
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shutil
 import sys
@@ -53,7 +52,6 @@ FER2013 = Path("../shared/data/fer2013.csv.gz")  # where the docs say to put the
 # The app's demo has these defaults too, so it shows the same faces at the same times.
 DEMO = DemoSource()
 DEMO.open()
-DEMO_NAMES = [name for name, _ in DEMO.faces]
 
 
 # ---------------------------------------------------------------- helpers
@@ -93,20 +91,9 @@ def save_widget(widget: QWidget, path: Path) -> None:
 
 
 def demo_face(result, emotion: str):
-    """The face in `result` that is the demo's FER face of `emotion`, and the seconds until its slot changes face.
-
-    Found from the demo's schedule (a slot's face and place depend on the time alone), not from the model's guess.
-    """
-    t = result.timestamp
-    for slot in range(DEMO.SLOTS):
-        if DEMO_NAMES[DEMO.face_index(slot, t)] != f"fer_{emotion}":
-            continue
-        cx, cy, side = DEMO._placement(slot, t)
-        for face in result.faces:
-            if math.hypot(face.box.x + face.box.w / 2 - cx, face.box.y + face.box.h / 2 - cy) < side / 3:
-                changes_at = (math.floor(t / DEMO.period + slot / DEMO.SLOTS) + 1 - slot / DEMO.SLOTS) * DEMO.period
-                return face, changes_at - t
-    return None, 0.0
+    """The face in `result` that is the demo's FER face of `emotion`, and the seconds until its slot changes face."""
+    index, seconds = DEMO.find_face([face.box for face in result.faces], f"fer_{emotion}", result.timestamp)
+    return (None, 0.0) if index is None else (result.faces[index], seconds)
 
 
 def click_face(window: MainWindow, face) -> None:

@@ -8,7 +8,6 @@ that emotion. Fixtures come from test_gui.py; the window runs the shipped sad/su
 
 from __future__ import annotations
 
-import math
 import os
 import re
 
@@ -28,21 +27,12 @@ messages, start_window, window = test_gui.messages, test_gui.start_window, test_
 
 DEMO = DemoSource()  # the app's demo has the same defaults, so the same faces at the same times
 DEMO.open()
-DEMO_NAMES = [name for name, _ in DEMO.faces]
 
 
 def demo_face(result, emotion: str):
-    """(the FaceResult showing the demo's face of `emotion` in this result, seconds until its slot changes face)."""
-    t = result.timestamp
-    for slot in range(DEMO.SLOTS):
-        if DEMO_NAMES[DEMO.face_index(slot, t)] != f"fer_{emotion}":
-            continue
-        cx, cy, side = DEMO._placement(slot, t)
-        for face in result.faces:
-            if math.hypot(face.box.x + face.box.w / 2 - cx, face.box.y + face.box.h / 2 - cy) < side / 3:
-                changes_at = (math.floor(t / DEMO.period + slot / DEMO.SLOTS) + 1 - slot / DEMO.SLOTS) * DEMO.period
-                return face, changes_at - t
-    return None, 0.0
+    """The face in `result` that is the demo's FER face of `emotion`, and the seconds until its slot changes face."""
+    index, seconds = DEMO.find_face([face.box for face in result.faces], f"fer_{emotion}", result.timestamp)
+    return (None, 0.0) if index is None else (result.faces[index], seconds)
 
 
 def on_screen(win, face) -> QPoint:

@@ -114,6 +114,21 @@ class DemoSource(FrameSource):
         """Which face a slot shows at time t."""
         return (slot * 3 + self._step(slot, t)) % len(self.faces)
 
+    def find_face(self, boxes: list, name: str, t: float) -> tuple[int | None, float]:
+        """Which of `boxes` (detections of the frame at time t) shows the demo face `name`, and the seconds until
+        its slot changes face: (index, seconds), or (None, 0.0). The truth for tests and scripts, from the schedule
+        (a slot's face and place depend on the time alone), never from a model's guess."""
+        names = [n for n, _ in self.faces]
+        for slot in range(self.SLOTS):
+            if names[self.face_index(slot, t)] != name:
+                continue
+            cx, cy, side = self._placement(slot, t)
+            for i, box in enumerate(boxes):
+                if math.hypot(box.x + box.w / 2 - cx, box.y + box.h / 2 - cy) < side / 3:
+                    changes_at = (self._step(slot, t) + 1 - slot / self.SLOTS) * self.period
+                    return i, changes_at - t
+        return None, 0.0
+
     def frame_at(self, t: float) -> np.ndarray:
         """The demo frame at time t seconds."""
         if self._background is None:
