@@ -1,29 +1,45 @@
 """The per-frame, per-face log of a run (headless annotate or a GUI session), written as CSV or JSON.
 
 A GUI session may stay open all day, so the log keeps numbers, not objects: each face is one row of a numpy chunk
-(about 40 bytes with seven emotions) and full chunks are zlib-compressed. The writers stream, one frame at a
-time: an export never builds the whole document in memory, and `ferdesk annotate` writes its logs as it goes.
+(about 40 bytes with seven emotions) and full chunks are zlib-compressed. What each frame came from (the source, the
+file, the model) is stored as small ids into one table of the distinct names, with the wall-clock time. The writers
+stream, one frame at a time: an export never builds the whole document in memory, and `ferdesk annotate` writes its
+logs as it goes.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import json
 import threading
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from ferdesk.outputs import staged_file
 from ferdesk.pipeline import FrameResult
 
 SCALE = 10_000  # probabilities, scores and confidences are logged with 4 decimals: stored as integers of 1e-4
 CHUNK_ROWS = 4096  # frames (and faces) per chunk; a full chunk is compressed
 FRAME_DTYPE = np.dtype([("frame", np.int64), ("timestamp", np.float64), ("faces", np.uint16)])
+# A session's frame also says where and when it was analysed: ids into the log's table of names, and time.time().
+SESSION_FRAME_DTYPE = np.dtype([*FRAME_DTYPE.descr, ("source", np.uint32), ("file", np.uint32), ("model", np.uint32),
+                                ("wall", np.float64)])
 CSV_COLUMNS = ("frame", "timestamp_s", "track_id", "x", "y", "w", "h", "score", "label", "confidence")
+# What a session log adds in front of CSV_COLUMNS (and to each JSON frame).
+SESSION_COLUMNS = ("source", "file", "model", "wall_clock")
+
+
+def wall_clock(t: float) -> str:
+    """A time.time() as ISO 8601 local time with its UTC offset, to the millisecond: 2025-05-01T14:03:12.345+02:00
+    (sorts as text; spreadsheets and pandas.to_datetime read it)."""
+    return dt.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
 
 
 @functools.cache
@@ -45,19 +61,29 @@ def encode(result: FrameResult) -> tuple[tuple, np.ndarray]:
     return (result.index, result.timestamp, len(faces)), faces
 
 
-def decode(labels: tuple[str, ...], frames: np.ndarray, faces: np.ndarray) -> Iterator[dict]:
-    """The logged form of FRAME_DTYPE rows and their faces: what a JSON log's "frames" list holds."""
+def decode(labels: tuple[str, ...], frames: np.ndarray, faces: np.ndarray,
+           names: Sequence[str] | None = None) -> Iterator[dict]:
+    """The logged form of FRAME_DTYPE rows and their faces: what a JSON log's "frames" list holds. SESSION_FRAME_DTYPE
+    rows, with `names` (their ids' table), also give each frame's SESSION_COLUMNS."""
     tracks = faces["track_id"].tolist()
     boxes = np.round(faces["box"].astype(np.float64), 1).tolist()
     scores = (faces["score"] / SCALE).tolist()
     tops = faces["label"].tolist()
     probabilities = (faces["p"] / SCALE).tolist()
+    where = zip(frames["source"].tolist(), frames["file"].tolist(), frames["model"].tolist(),
+                frames["wall"].tolist()) if names is not None else None
     start = 0
-    for frame, timestamp, count in frames.tolist():
-        yield {"frame": frame, "timestamp_s": round(timestamp, 4), "faces": [
+    for frame, timestamp, count in zip(frames["frame"].tolist(), frames["timestamp"].tolist(),
+                                       frames["faces"].tolist()):
+        record = {"frame": frame, "timestamp_s": round(timestamp, 4)}
+        if where is not None:
+            source, file, model, wall = next(where)
+            record.update(source=names[source], file=names[file], model=names[model], wall_clock=wall_clock(wall))
+        record["faces"] = [
             {"track_id": tracks[k], "box": boxes[k], "score": scores[k], "label": labels[tops[k]],
              "confidence": probabilities[k][tops[k]], "probabilities": dict(zip(labels, probabilities[k]))}
-            for k in range(start, start + count)]}
+            for k in range(start, start + count)]
+        yield record
         start += count
 
 
@@ -75,18 +101,21 @@ def frame_record(result: FrameResult, file: str | None = None) -> dict:
 
 class CsvLogWriter:
     """One row per face: the fixed columns, then p_<label> for every label (empty where a face's model lacked it).
-    With file_column, a first column `file` names the file each row's frame came from (a record's "file")."""
 
-    def __init__(self, handle: TextIO, labels: list[str], file_column: bool = False):
+    `frame_columns`: record keys written first on each of its faces' rows, e.g. ("file",) for annotate (which
+    file_column=True also asks for) or SESSION_COLUMNS for the app's session log."""
+
+    def __init__(self, handle: TextIO, labels: list[str], file_column: bool = False,
+                 frame_columns: Sequence[str] = ()):
         self.labels = list(labels)
-        self.file_column = file_column
+        self.frame_columns = ("file",) if file_column else tuple(frame_columns)
         self._writer = csv.writer(handle)
-        self._writer.writerow([*(["file"] if file_column else []), *CSV_COLUMNS, *[f"p_{k}" for k in self.labels]])
+        self._writer.writerow([*self.frame_columns, *CSV_COLUMNS, *[f"p_{k}" for k in self.labels]])
 
     def add(self, record: dict) -> None:
-        file = [record.get("file", "")] if self.file_column else []
+        first = [record.get(key, "") for key in self.frame_columns]
         self._writer.writerows(
-            [*file, record["frame"], record["timestamp_s"], face["track_id"], *face["box"], face["score"],
+            [*first, record["frame"], record["timestamp_s"], face["track_id"], *face["box"], face["score"],
              face["label"], face["confidence"], *[face["probabilities"].get(k, "") for k in self.labels]]
             for face in record["faces"])
 
@@ -117,7 +146,7 @@ class _Chunk:
 
     def __init__(self, labels: tuple[str, ...], face_rows: int = CHUNK_ROWS):
         self.labels = labels
-        self.frames = np.empty(CHUNK_ROWS, FRAME_DTYPE)  # np.empty: memory is committed as rows are written
+        self.frames = np.empty(CHUNK_ROWS, SESSION_FRAME_DTYPE)  # np.empty: memory is committed as rows are written
         self.faces = np.empty(face_rows, face_dtype(len(labels)))
         self.n_frames = self.n_faces = 0
         self.packed: bytes | None = None
@@ -153,24 +182,43 @@ def _unpack(labels: tuple[str, ...], data, n_frames: int, n_faces: int) -> tuple
     if not isinstance(data, bytes):
         return data
     raw = zlib.decompress(data)
-    split = n_frames * FRAME_DTYPE.itemsize
-    return (np.frombuffer(raw, FRAME_DTYPE, n_frames), np.frombuffer(raw, face_dtype(len(labels)), n_faces, split))
+    split = n_frames * SESSION_FRAME_DTYPE.itemsize
+    return (np.frombuffer(raw, SESSION_FRAME_DTYPE, n_frames),
+            np.frombuffer(raw, face_dtype(len(labels)), n_faces, split))
 
 
 class FaceLog:
-    """A session's faces as compact rows; add() may run on a worker thread while another thread exports."""
+    """A session's faces as compact rows; add() may run on a worker thread while another thread exports.
+
+    Each frame says what it came from: the source the user opened ('demo', 'camera 0', a path), the file (an image
+    of a folder, or the video; '' for a camera or the demo), the model and the wall-clock time, so a log of a session
+    that went from one source to another says which rows are which."""
 
     def __init__(self, labels: list[str], meta: dict | None = None):
         self.labels = list(labels)  # every label seen, in order of appearance (a model switch adds its own)
         self.meta = dict(meta or {})
         self._chunks: list[_Chunk] = []
+        self._names: list[str] = []  # the distinct sources, files and models; frames hold ids into it
+        self._name_ids: dict[str, int] = {}
         self._lock = threading.Lock()
         self._frames = self._faces = 0
+        self._exported_faces = 0  # face rows the last export held
 
-    def add(self, result: FrameResult) -> None:
-        frame, faces = encode(result)
+    def _name_id(self, name: str) -> int:
+        found = self._name_ids.get(name)
+        if found is None:
+            found = self._name_ids[name] = len(self._names)
+            self._names.append(name)
+        return found
+
+    def add(self, result: FrameResult, source: str = "", file: str = "", model: str = "",
+            at: float | None = None) -> None:
+        """Log an analysed frame; `at`: its wall-clock time (time.time(), now when not given)."""
+        at = time.time() if at is None else at
+        (index, timestamp, count), faces = encode(result)
         labels = tuple(result.labels)
         with self._lock:
+            frame = (index, timestamp, count, self._name_id(source), self._name_id(file), self._name_id(model), at)
             if list(labels) != self.labels:
                 self.labels = list(dict.fromkeys(self.labels + list(labels)))
             chunk = self._chunks[-1] if self._chunks else None
@@ -191,40 +239,58 @@ class FaceLog:
         return self._faces
 
     @property
+    def unexported_faces(self) -> int:
+        """Face rows logged since the last export (all of them before the first)."""
+        return self._faces - self._exported_faces
+
+    @property
     def nbytes(self) -> int:
         """Memory the rows take."""
         with self._lock:
             return sum(chunk.nbytes for chunk in self._chunks)
 
-    def _snapshot(self) -> tuple[list[str], list[tuple]]:
+    def _snapshot(self) -> tuple[list[str], list[tuple], list[str], int]:
+        """What an export reads: the labels, the chunks, the names table (it only grows: a copy of its length now
+        is enough) and the face rows they hold."""
         with self._lock:
-            return list(self.labels), [chunk.snapshot() for chunk in self._chunks]
+            return list(self.labels), [chunk.snapshot() for chunk in self._chunks], self._names[:], self._faces
 
-    def frames(self, snapshots: list[tuple] | None = None) -> Iterator[dict]:
+    def frames(self, snapshot: tuple | None = None) -> Iterator[dict]:
         """Every logged frame in its JSON form, decoded one chunk at a time."""
-        for labels, data, n_frames, n_faces in self._snapshot()[1] if snapshots is None else snapshots:
-            yield from decode(labels, *_unpack(labels, data, n_frames, n_faces))
+        _, chunks, names, _ = self._snapshot() if snapshot is None else snapshot
+        for labels, data, n_frames, n_faces in chunks:
+            yield from decode(labels, *_unpack(labels, data, n_frames, n_faces), names)
 
     def csv_header(self) -> list[str]:
-        return [*CSV_COLUMNS, *[f"p_{k}" for k in self.labels]]
+        return [*SESSION_COLUMNS, *CSV_COLUMNS, *[f"p_{k}" for k in self.labels]]
 
     def write_csv(self, path: str | Path) -> None:
-        labels, snapshots = self._snapshot()
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = CsvLogWriter(handle, labels)
-            for record in self.frames(snapshots):
+        """One row per face, each naming its source, file, model and wall-clock time (SESSION_COLUMNS first)."""
+        snapshot = self._snapshot()
+        with staged_file(path, overwrite=True) as staging, open(staging, "w", newline="", encoding="utf-8") as handle:
+            writer = CsvLogWriter(handle, snapshot[0], frame_columns=SESSION_COLUMNS)
+            for record in self.frames(snapshot):
                 writer.add(record)
+        self._exported_faces = max(self._exported_faces, snapshot[3])
 
     def write_json(self, path: str | Path) -> None:
-        labels, snapshots = self._snapshot()
-        with open(path, "w", encoding="utf-8") as handle:
-            writer = JsonLogWriter(handle, {**self.meta, "labels": labels})
-            for record in self.frames(snapshots):
+        """{meta..., "labels", "frames": [...], "sources": [{"source", "started"}, ...]}: the sources in the order
+        the session showed them, each with the wall-clock time of its first logged frame (a source opened again
+        later is listed again)."""
+        snapshot = self._snapshot()
+        sources: list[dict] = []
+        with staged_file(path, overwrite=True) as staging, open(staging, "w", encoding="utf-8") as handle:
+            writer = JsonLogWriter(handle, {**self.meta, "labels": snapshot[0]})
+            for record in self.frames(snapshot):
+                if not sources or sources[-1]["source"] != record["source"]:
+                    sources.append({"source": record["source"], "started": record["wall_clock"], "frames": 0})
+                sources[-1]["frames"] += 1
                 writer.add(record)
-            writer.close()
+            writer.close({"sources": sources})
+        self._exported_faces = max(self._exported_faces, snapshot[3])
 
     def write(self, path: str | Path) -> None:
-        """CSV or JSON by file suffix."""
+        """CSV or JSON by file suffix; written whole or not at all (an existing file stays as it was on failure)."""
         if str(path).lower().endswith(".json"):
             self.write_json(path)
         else:

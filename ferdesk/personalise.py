@@ -46,6 +46,7 @@ class SampleSet:
     """The user's labelled faces, in memory, in the order they came."""
 
     samples: list[Sample] = field(default_factory=list)
+    changed: bool = False  # samples added since they were last saved (the app asks before quitting loses them)
 
     def add(self, face: np.ndarray, emotion: str, origin: str = CAPTURE, timestamp: float = 0.0,
             track_id: int | None = None) -> Sample:
@@ -54,6 +55,7 @@ class SampleSet:
             raise ValueError(f"a sample is a {INPUT_SIZE}x{INPUT_SIZE} uint8 crop, got {face.shape} {face.dtype}")
         sample = Sample(face.copy(), emotion, origin, timestamp, track_id)
         self.samples.append(sample)
+        self.changed = True
         return sample
 
     def add_face(self, frame: np.ndarray, face, emotion: str, origin: str = CAPTURE, timestamp: float = 0.0) -> Sample:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ferdesk.facelog import wall_clock
 from ferdesk.pipeline import FrameResult
 
 GAP_S = 1.0  # a face unseen for longer has left: the time between is not counted, and its timeline has a gap
@@ -122,7 +123,7 @@ class SessionSummary:
         rows = []
         for s in faces:
             row = {"face": s.number, "source": s.source, "track_id": s.track_id, "model": s.model,
-                   "first_seen": _iso(s.first_seen), "last_seen": _iso(s.last_seen),
+                   "first_seen": wall_clock(s.first_seen), "last_seen": wall_clock(s.last_seen),
                    "seen_s": round(s.seen_seconds, 2), "frames": s.frames, "main_emotion": s.main_emotion,
                    "files": ";".join(s.files)}
             for label in labels:
@@ -139,10 +140,11 @@ class SessionSummary:
         rows = self.rows()
         if path.suffix.lower() == ".json":
             faces = self.faces()
-            doc = {"sources": [{"source": n, "started": _iso(t)} for n, t in self.sources],
+            doc = {"sources": [{"source": n, "started": wall_clock(t)} for n, t in self.sources],
                    "labels": self.labels(faces),
-                   "faces": [{**row, "timeline": [{"start": _iso(r.start), "end": _iso(r.end), "emotion": r.label}
-                                                  for r in face.runs]} for row, face in zip(rows, faces)]}
+                   "faces": [{**row, "timeline": [{"start": wall_clock(r.start), "end": wall_clock(r.end),
+                                                   "emotion": r.label} for r in face.runs]}
+                             for row, face in zip(rows, faces)]}
             path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
         else:
             with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -150,9 +152,3 @@ class SessionSummary:
                 writer.writeheader()
                 writer.writerows(rows)
         self.changed = False
-
-
-def _iso(t: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(t).isoformat(timespec="milliseconds")

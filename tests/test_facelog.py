@@ -1,8 +1,10 @@
-"""The session log on real pipeline results: compact in memory, and exported as before (CSV and JSON)."""
+"""The session log on real pipeline results: compact in memory, exported as CSV and JSON, each frame naming its
+source, file, model and wall-clock time."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import threading
 import tracemalloc
@@ -10,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from ferdesk.facelog import FaceLog, frame_record
+from ferdesk.facelog import FaceLog, frame_record, wall_clock
 from ferdesk.paths import MODELS_DIR
 from ferdesk.pipeline import EmotionPipeline
 from ferdesk.sources import DemoSource
@@ -56,8 +58,9 @@ def test_a_long_session_takes_tens_of_bytes_per_face(demo_results):
 
 def test_export_holds_every_frame_rounded_as_before(demo_results, tmp_path):
     log = FaceLog([], {"app": "test"})
-    for result in demo_results:
-        log.add(result)
+    start = 1_700_000_000.0
+    for k, result in enumerate(demo_results):
+        log.add(result, "demo", "", "default" if k < 60 else "study-sad-surprise", start + k / 20)
     assert log.labels == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  # study's are a subset
     doc_path, table_path = tmp_path / "log.json", tmp_path / "log.csv"
     log.write(doc_path)
@@ -65,8 +68,10 @@ def test_export_holds_every_frame_rounded_as_before(demo_results, tmp_path):
     doc = json.loads(doc_path.read_text())
     assert doc["app"] == "test" and doc["labels"] == log.labels
     assert len(doc["frames"]) == len(demo_results)
-    for frame, result in zip(doc["frames"], demo_results):
-        assert frame == frame_record(result)
+    for k, (frame, result) in enumerate(zip(doc["frames"], demo_results)):
+        assert frame == {**frame_record(result), "source": "demo", "file": "", "wall_clock": wall_clock(start + k / 20),
+                         "model": "default" if k < 60 else "study-sad-surprise"}
+        assert dt.datetime.fromisoformat(frame["wall_clock"]).timestamp() == pytest.approx(start + k / 20, abs=1e-3)
         assert frame["frame"] == result.index and frame["timestamp_s"] == round(result.timestamp, 4)
         for face, found in zip(frame["faces"], result.faces):
             label, confidence = found.top(result.labels)
@@ -79,8 +84,11 @@ def test_export_holds_every_frame_rounded_as_before(demo_results, tmp_path):
     with open(table_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == log.face_count == sum(len(r.faces) for r in demo_results)
+    assert list(rows[0])[:6] == ["source", "file", "model", "wall_clock", "frame", "timestamp_s"]
     study_rows = [r for r in rows if int(r["frame"]) >= 60]
     assert study_rows and all(r["p_happy"] == "" and r["label"] in ("sad", "surprise") for r in study_rows)
+    assert {r["model"] for r in study_rows} == {"study-sad-surprise"} and {r["source"] for r in rows} == {"demo"}
+    assert doc["sources"] == [{"source": "demo", "started": wall_clock(start), "frames": len(demo_results)}]
     assert all(float(r["p_sad"]) + float(r["p_surprise"]) == pytest.approx(1, abs=1e-3) for r in study_rows)
 
 
@@ -109,3 +117,43 @@ def test_export_while_the_worker_keeps_adding(demo_results, tmp_path):
         stop.set()
         thread.join()
     assert counts == sorted(counts) and counts[0] >= 5000
+
+
+def test_a_log_says_which_source_and_file_each_row_came_from(demo_results, tmp_path):
+    """A session that goes from the demo to a folder and back: every row names its source and file, the JSON lists
+    the sources in the order shown, and a thousand long paths are stored once, not on every frame."""
+    log = FaceLog([])
+    folder = str(tmp_path / "a folder with a long name" / "photos")
+    plan = ([("demo", "")] * 20 + [(folder, f"photo-{k:04d}.png") for k in range(1000)] + [("camera 0", "")] * 20)
+    for k, (source, file) in enumerate(plan):
+        log.add(replace(demo_results[k % 60], index=k), source, file, "default", 1_700_000_000.0 + k)
+    names = {"", "default", *(name for pair in plan for name in pair)}
+    assert sorted(log._names) == sorted(names), "each distinct name is stored once"
+    log.write(tmp_path / "log.csv")
+    log.write(tmp_path / "log.json")
+    with open(tmp_path / "log.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["source"], r["file"]) for r in rows] == [
+        plan[int(r["frame"])] for r in rows], "each row names the source and file of its own frame"
+    assert {r["source"] for r in rows} == {"demo", folder, "camera 0"}
+    doc = json.loads((tmp_path / "log.json").read_text())
+    assert [(s["source"], s["frames"]) for s in doc["sources"]] == [("demo", 20), (folder, 1000), ("camera 0", 20)]
+    assert doc["sources"][1]["started"] == wall_clock(1_700_000_020.0)
+    assert doc["frames"][500]["file"] == "photo-0480.png" and doc["frames"][500]["source"] == folder
+
+
+def test_it_knows_what_was_exported_and_a_failed_export_keeps_the_old_file(demo_results, tmp_path):
+    log = FaceLog([])
+    for result in demo_results[:10]:
+        log.add(result, "demo")
+    faces = log.face_count
+    assert faces > 0 and log.unexported_faces == faces
+    kept = tmp_path / "log.csv"
+    log.write(kept)
+    assert log.unexported_faces == 0
+    log.add(demo_results[10], "demo")
+    assert log.unexported_faces == len(demo_results[10].faces) > 0
+    before = kept.read_bytes()
+    with pytest.raises(OSError):
+        log.write(tmp_path / "missing folder" / "log.csv")
+    assert kept.read_bytes() == before and log.unexported_faces > 0

@@ -44,6 +44,11 @@ NO_CAMERA = "no camera found"
 CAMERA_POLL_MS = 3000
 LOAD_POLL_MS = 1000  # how often the status bar's CPU load is measured
 REC_COLOR = QColor(230, 40, 40)
+# What Quit offers to save the session as; the first is the default.
+SUMMARY_JSON = "Session summary with each face's timeline (*.json)"
+SUMMARY_CSV = "Session summary, one row per face (*.csv)"
+LOG_CSV = "Face log, every face in every frame (*.csv)"
+LOG_JSON = "Face log, every frame (*.json)"
 
 
 def default_snapshot_folder() -> Path:
@@ -672,10 +677,14 @@ class MainWindow(QMainWindow):
         self.retrain_dialog.raise_()
         self.retrain_dialog.activateWindow()
 
-    def open_personalise(self) -> None:
+    def _personalise(self) -> PersonaliseDialog:
         if self.personalise_dialog is None:
             self.personalise_dialog = PersonaliseDialog(self.own_faces, lambda: self.card, self)
             self.personalise_dialog.model_ready.connect(self.set_model)
+        return self.personalise_dialog
+
+    def open_personalise(self) -> None:
+        self._personalise()
         self.personalise_dialog.show()
         self.personalise_dialog.raise_()
         self.personalise_dialog.activateWindow()
@@ -709,11 +718,11 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- results
     def _log_result(self, result: FrameResult, place: FramePlace) -> None:
         """Every analysed frame, on the worker thread: into the session's log and its summary."""
-        self.session_log.add(result)
-        pipeline = self.worker.pipeline
-        model = pipeline.classifier.card.name if pipeline is not None else ""
-        self.summary.add(result, self.worker.scene_number, self.worker.source_label, model, time.time(),
-                         place.file.name if place.file is not None else None)
+        worker, at = self.worker, time.time()
+        model = worker.pipeline.classifier.card.name if worker.pipeline is not None else ""
+        file = place.file.name if place.file is not None else None  # an image's file
+        self.session_log.add(result, worker.source_opened, file or worker.source_file, model, at)
+        self.summary.add(result, worker.scene_number, worker.source_label, model, at, file)
 
     def show_summary(self) -> None:
         if self.summary_dialog is None:
@@ -875,8 +884,17 @@ class MainWindow(QMainWindow):
     def export_log(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export face log", "ferdesk-log.csv", "CSV (*.csv);;JSON (*.json)")
         if path:
+            self.write_log(Path(path))
+
+    def write_log(self, path: Path) -> bool:
+        """The session's face log (each row with its source, file, model and wall-clock time), CSV or JSON."""
+        try:
             self.session_log.write(path)
-            self.statusBar().showMessage(f"Wrote {self.session_log.face_count} face rows to {path}", 5000)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export face log", f"Could not write {path}: {exc}")
+            return False
+        self.show_saved(path)
+        return True
 
     # ---------------------------------------------------------------- view and help
     def _set_view(self, key: str, on: bool) -> None:
@@ -963,16 +981,48 @@ class MainWindow(QMainWindow):
                 "Quit anyway?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
             if answer != QMessageBox.Yes:
                 return False
-        if not (self.summary.changed and self.summary.faces()):
+        lost = self.unsaved_work()
+        if not lost:
             return True
         answer = QMessageBox.question(
-            self, "Quit ferdesk", "This session's summary (each face's emotions over time) has not been saved. "
-            "Save it before quitting?", QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+            self, "Quit ferdesk", "This session has not been saved:\n• " + "\n• ".join(lost)
+            + "\n\nSave before quitting? Discard quits without saving; Cancel keeps ferdesk open.",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
         if answer == QMessageBox.Save:
-            path, _ = QFileDialog.getSaveFileName(self, "Save the session summary", "ferdesk-session.json",
-                                                  "JSON with each face's timeline (*.json);;CSV (*.csv)")
-            return bool(path) and save_summary(self, self.summary, Path(path))
+            return self.save_unsaved_work()
         return answer == QMessageBox.Discard
+
+    def _unexported_faces(self) -> int:
+        """Face rows neither the face log nor the summary has been exported with since they came."""
+        return self.session_log.unexported_faces if self.summary.changed else 0
+
+    def unsaved_work(self) -> list[str]:
+        """What quitting now would lose, in words: faces not exported, pictures for Teach it my face not saved."""
+        lost = []
+        rows = self._unexported_faces()
+        if rows:
+            sources = list(dict.fromkeys(name for name, _ in self.summary.sources))
+            lost.append(f"{rows:,} face rows (from {', '.join(sources)}): the face log and the summary")
+        if self.own_faces.changed and len(self.own_faces):
+            count = len(self.own_faces)
+            lost.append(f"{count} picture{'s' if count > 1 else ''} of your face for Teach it my face")
+        return lost
+
+    def save_unsaved_work(self) -> bool:
+        """Ask where to save each unsaved thing; False when one is not saved (a dialog cancelled, a write failed)."""
+        if self._unexported_faces():
+            path, chosen = QFileDialog.getSaveFileName(self, "Save this session", "ferdesk-session.json",
+                                                       ";;".join((SUMMARY_JSON, SUMMARY_CSV, LOG_CSV, LOG_JSON)))
+            if not path:
+                return False
+            saved = (self.write_log(Path(path)) if chosen in (LOG_CSV, LOG_JSON)
+                     else save_summary(self, self.summary, Path(path)))
+            if not saved:
+                return False
+        if self.own_faces.changed and len(self.own_faces):
+            self._personalise().save_samples()  # its own folder dialog; it marks the samples saved
+            return not self.own_faces.changed
+        return True
 
     def quit_asking(self) -> None:
         if self.confirm_quit():

@@ -426,6 +426,7 @@ class PersonaliseDialog(QDialog):
         except OSError as exc:
             QMessageBox.warning(self, "Save samples", f"Could not save the samples in {folder}: {exc}")
             return
+        self.samples.changed = False
         self.readiness.setText(f"Saved {len(self.samples)} pictures in {folder} (train/<emotion>/ and "
                                "test/<emotion>/): Model > Retrain… and ferdesk-train read that folder.")
 

@@ -115,6 +115,10 @@ class PipelineWorker(QThread):
         self.on_result: Callable | None = None  # on_result(result, place), on this thread for every analysed frame
         self.scene_number = 0  # counts fresh starts (a source, a photo): faces of different scenes are never one face
         self.source_label = ""
+        # For the session log, set with the source on this thread (so they always belong to the frames analysed):
+        # what the user opened ('demo', 'camera 0', a path), and the video's name ('' for other sources).
+        self.source_opened = ""
+        self.source_file = ""
 
     # ---- called from the GUI thread
     def submit(self, command: Callable[[], None]) -> None:
@@ -164,6 +168,8 @@ class PipelineWorker(QThread):
             self._shown_times.clear()
             self.frames_from_source = self.frames_dropped = 0
             self.source_label = source.name
+            self.source_opened = spec if spec and not spec.isdigit() else source.name
+            self.source_file = source.path.name if isinstance(source, VideoFileSource) else ""
             self.source_changed.emit(source.name, spec or source.name)
 
         self.submit(command)
