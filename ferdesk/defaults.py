@@ -21,6 +21,9 @@ DATA_ENV = "FERDESK_DATA"
 # TensorFlow's C++ log level for our processes: 2 keeps errors, hides its info and warning lines.
 TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 TF_LOG_LEVEL = "2"
+# The lowest level of ferdesk's own log lines on stderr; $FERDESK_LOG_LEVEL (e.g. INFO, DEBUG) overrides it.
+LOG_LEVEL = "WARNING"
+LOG_LEVEL_ENV = "FERDESK_LOG_LEVEL"
 
 
 def data_path() -> str | None:

@@ -212,7 +212,7 @@ def test_source_failing_mid_stream_shows_a_message(window, qtbot, tmp_path, mess
 
 
 def test_a_damaged_last_used_model_falls_back_to_the_default_and_every_model_entry_works(
-        start_window, gui_settings, qtbot, monkeypatch, tmp_path, capfd, messages):
+        start_window, gui_settings, qtbot, monkeypatch, tmp_path, caplog, messages):
     broken = damaged_model(tmp_path)
     gui_settings.setValue("model", str(broken))  # the last-used model, damaged since
     monkeypatch.setattr(main_window, "model_folders", lambda: [*model_folders(), broken])
@@ -222,7 +222,7 @@ def test_a_damaged_last_used_model_falls_back_to_the_default_and_every_model_ent
     assert win.card.folder == DEFAULT_MODEL and win.alert_box.isVisible()
     assert f"Cannot load model {broken}" in text and "not a usable TFLite model" in text, text
     assert f"Using default ({DEFAULT_MODEL}) instead" in text, text
-    assert f"Cannot load model {broken}" in capfd.readouterr().err
+    assert f"Cannot load model {broken}" in caplog.text  # logged: `ferdesk` sends it to stderr
     assert gui_settings.value("model") == str(DEFAULT_MODEL), "the next start does not meet the damaged one again"
     qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.labels) == 7, timeout=30000)
 
@@ -280,18 +280,18 @@ def test_with_no_usable_model_at_start_the_model_menu_still_works(start_window, 
     assert not messages
 
 
-def test_a_camera_that_is_not_there_is_named_and_the_demo_shown_instead(start_window, qtbot, capfd, messages):
+def test_a_camera_that_is_not_there_is_named_and_the_demo_shown_instead(start_window, qtbot, caplog, messages):
     win = start_window(source="7", model=str(STUDY_MODEL))
     qtbot.waitUntil(lambda: win.source_spec == "demo", timeout=30000)
     assert "Cannot open camera 7" in win.alert.text() and "demo faces instead" in win.alert.text()
-    assert "Cannot open camera 7" in capfd.readouterr().err
+    assert "Cannot open camera 7" in caplog.text
     wait_for_frames(qtbot, win)
     assert "Source: demo (camera 7 could not be opened)" in win.status_label.text()
     assert win.alert_box.isVisible() and not messages
 
 
 def test_a_missing_video_file_is_named_and_never_opens_a_camera(start_window, gui_settings, qtbot, monkeypatch,
-                                                               tmp_path, capfd, messages):
+                                                               tmp_path, caplog, messages):
     monkeypatch.setattr(main_window, "list_cameras", lambda: [0])  # as on a machine with a webcam
     opened = []
     open_source = main_window.open_source
@@ -302,7 +302,7 @@ def test_a_missing_video_file_is_named_and_never_opens_a_camera(start_window, gu
     qtbot.waitUntil(lambda: win.source_spec == "demo", timeout=30000)
     assert opened == [str(missing), "demo"]
     assert f"Cannot open {missing}" in win.alert.text() and "not found" in win.alert.text()
-    assert f"Cannot open {missing}" in capfd.readouterr().err
+    assert f"Cannot open {missing}" in caplog.text
     wait_for_frames(qtbot, win)
     win.close()
     assert gui_settings.value("source") is None, "the stand-in demo is not remembered"

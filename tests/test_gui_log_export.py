@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import subprocess
+import sys
 import time
 
 import test_gui
@@ -128,3 +130,10 @@ def test_after_an_export_quit_does_not_ask(window, qtbot, monkeypatch, tmp_path,
     assert asked == [] and not window.isVisible()
     assert not messages
 
+
+def test_the_ferdesk_command_logs_the_windows_alerts_to_stderr():
+    """Problems the window shows are logged; the entry point sends the log to stderr."""
+    code = ("import logging; from ferdesk.cli import configure_logging; configure_logging(); "
+            "logging.getLogger('ferdesk.gui.main_window').warning('Cannot open camera 7')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "ferdesk: WARNING: Cannot open camera 7\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from importlib import metadata
@@ -49,6 +50,8 @@ SUMMARY_JSON = "Session summary with each face's timeline (*.json)"
 SUMMARY_CSV = "Session summary, one row per face (*.csv)"
 LOG_CSV = "Face log, every face in every frame (*.csv)"
 LOG_JSON = "Face log, every frame (*.json)"
+
+log = logging.getLogger(__name__)
 
 
 def default_snapshot_folder() -> Path:
@@ -283,14 +286,14 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- problems said in the window
     def _set_alert(self, key: str, text: str | None, action: tuple[str, object] | None = None) -> None:
-        """Show (or with None, clear) the problem of one kind; each new text is also written to stderr."""
+        """Show (or with None, clear) the problem of one kind; each new text is also logged (to stderr)."""
         if text is None:
             self.alerts.pop(key, None)
         elif self.alerts.get(key) != text:
             before = self.alerts.get(key, "")
             self.alerts[key] = text
             added = text[len(before):].strip() if before and text.startswith(before) else text
-            print(f"ferdesk: {added}", file=sys.stderr)
+            log.warning("%s", added)
         if key == "source":
             try:
                 self.alert_action.clicked.disconnect()

@@ -7,11 +7,11 @@ newer ones replace it instead of queueing (a slow screen never makes the video l
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 from PyQt5.QtCore import QThread, pyqtSignal
 
 from ferdesk.defaults import ANALYSE_EVERY, FRAME_RATE_CAP, SMOOTHING
+from ferdesk.media import VideoWriteError, VideoWriter
 from ferdesk.model_card import ModelFolderError
 from ferdesk.overlay import draw_overlay
 from ferdesk.pipeline import EmotionPipeline, FrameResult, ViewOptions
@@ -31,6 +32,8 @@ from ferdesk.sources import (
 )
 
 MAX_RECORDING_GAP_S = 10.0  # a longer stall (e.g. a suspended laptop) is not written out as a frozen frame
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,9 @@ class PipelineWorker(QThread):
         self._paused = False
         self._show_one = False  # paused, but a step or a seek asks for one frame to be analysed
         self._last_index = -1
-        self._writer: cv2.VideoWriter | None = None
-        self._record_path: Path | None = None
-        self._record_size: tuple[int, int] = (0, 0)
-        self._record_fps = 30.0
+        self._writer: VideoWriter | None = None  # the clip being recorded
         self._record_origin = 0.0  # time.monotonic() when the clip began (moved on past long stalls)
         self._record_last: tuple[np.ndarray, float] | None = None  # the frame written last, and when it was grabbed
-        self.frames_written = 0  # frames in the clip being recorded
         self._last_frame: np.ndarray | None = None  # the last frame analysed: a held image is not analysed again
         self._shown: Shown | None = None  # the last result offered, kept to redraw it
         self._frame_times: deque[float] = deque(maxlen=30)
@@ -134,9 +133,16 @@ class PipelineWorker(QThread):
         self.wait(5000)
 
     @property
+    def frames_written(self) -> int:
+        """Frames in the clip being recorded."""
+        writer = self._writer
+        return writer.frames if writer is not None else 0
+
+    @property
     def recording_seconds(self) -> float:
         """How long the clip being recorded plays (it is written at the source's real rate)."""
-        return self.frames_written / self._record_fps if self._writer is not None else 0.0
+        writer = self._writer
+        return writer.frames / writer.fps if writer is not None else 0.0
 
     @property
     def fps(self) -> float:
@@ -321,24 +327,41 @@ class PipelineWorker(QThread):
         self.submit(command)
 
     def start_recording(self, path: Path) -> None:
+        """Record the annotated frames to `path` (.mp4 or .avi) at the source's frame rate (30 for images)."""
         def command():
-            self._record_path = Path(path)
-            self._writer = None  # opened on the next frame, when its size is known
-            self.frames_written = 0
+            self._close_recording()
+            source = self._grabber.source if self._grabber is not None else None
+            fps = source.fps if source is not None and source.fps and not isinstance(source, ImageSource) else 30.0
+            try:  # the file itself is opened on the first frame, whose size it takes
+                # check_writes=False: catching OpenCV's write errors swaps the whole process's stderr on every frame
+                self._writer = VideoWriter(path, min(fps, 60.0), check_writes=False)
+            except VideoWriteError as exc:  # e.g. a suffix it cannot write
+                self.recording_changed.emit(False, str(exc))
+                return
+            self._record_last = None
             self.recording_changed.emit(True, str(path))
 
         self.submit(command)
 
     def stop_recording(self) -> None:
         def command():
-            if self._writer is not None:
-                if self._record_last is not None:  # the last frame stayed on screen until now
+            writer = self._writer
+            try:
+                if writer is not None and self._record_last is not None:  # the last frame stayed on screen until now
                     self._write_until(self._record_last[0], time.monotonic())
-                self._writer.release()
-            path, self._writer, self._record_path = self._record_path, None, None
-            self.recording_changed.emit(False, str(path or ""))
+                self._close_recording()
+            except VideoWriteError as exc:
+                self._close_recording(check=False)
+                self.recording_changed.emit(False, str(exc))
+                return
+            self.recording_changed.emit(False, str(writer.name) if writer is not None else "")
 
         self.submit(command)
+
+    def _close_recording(self, check: bool = True) -> None:
+        writer, self._writer, self._record_last = self._writer, None, None
+        if writer is not None:
+            writer.close(check)
 
     # ---- the loop
     def _start_pipeline(self) -> None:
@@ -350,7 +373,7 @@ class PipelineWorker(QThread):
                 self.model_failed.emit(str(folder), str(exc))
                 continue
             except Exception as exc:  # not the model's fault (e.g. the face detector): no other model helps
-                traceback.print_exc()
+                log.exception("the pipeline could not start with %s", folder)
                 self.init_failed.emit(f"{type(exc).__name__}: {exc}")
                 return
             self.initialized.emit(self.pipeline.classifier.card)
@@ -445,42 +468,35 @@ class PipelineWorker(QThread):
 
     def _record(self, frame: np.ndarray, grabber: LatestFrameGrabber, grabbed_at: float) -> None:
         """Write the frame as often as the time it stayed on screen asks: the pipeline keeps up with fewer frames
-        than the source gives, and the clip must still play at the real rate (time.monotonic(), as the user saw)."""
-        if self._record_path is None:
+        than the source gives, and the clip must still play at the real rate (time.monotonic(), as the user saw).
+        A frame of another size (the source changed mid-recording) is scaled to the clip's by the writer."""
+        writer = self._writer
+        if writer is None:
             return
-        if self._writer is None:
-            fps = grabber.source.fps if grabber.source.fps and not isinstance(grabber.source, ImageSource) else 30.0
-            self._record_fps = float(min(fps, 60.0))
-            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self._record_path.suffix.lower() == ".avi" else "mp4v"))
-            self._record_size = (frame.shape[1], frame.shape[0])
-            self._writer = cv2.VideoWriter(str(self._record_path), fourcc, self._record_fps, self._record_size)
-            if not self._writer.isOpened():
-                path, self._writer, self._record_path = self._record_path, None, None
-                self.recording_changed.emit(False, f"cannot write video to {path}")
-                return
-            self._record_origin, self.frames_written, self._record_last = grabbed_at, 0, None
-        if (frame.shape[1], frame.shape[0]) != self._record_size:  # the source changed mid-recording
-            frame = cv2.resize(frame, self._record_size)
-        if self._record_last is not None:  # the frame before stayed on screen until this one came
-            if grabbed_at - self._record_last[1] > MAX_RECORDING_GAP_S:  # e.g. a suspended laptop: not written out
-                self._record_origin = grabbed_at - self.frames_written / self._record_fps
-            self._write_until(self._record_last[0], grabbed_at)
-        self._writer.write(frame)
-        self.frames_written += 1
+        try:
+            if self._record_last is None:  # the clip's first frame
+                self._record_origin = grabbed_at
+            else:  # the frame before stayed on screen until this one came
+                if grabbed_at - self._record_last[1] > MAX_RECORDING_GAP_S:  # e.g. a suspended laptop: not written
+                    self._record_origin = grabbed_at - writer.frames / writer.fps
+                self._write_until(self._record_last[0], grabbed_at)
+            writer.write(frame)
+        except VideoWriteError as exc:  # the file cannot be opened: what was written (if anything) is kept
+            self._close_recording(check=False)
+            self.recording_changed.emit(False, str(exc))
+            return
         self._record_last = (frame, grabbed_at)
 
     def _write_until(self, frame: np.ndarray, moment: float) -> None:
         """Repeat `frame` until the clip reaches `moment` (time.monotonic())."""
-        due = int((moment - self._record_origin) * self._record_fps)
-        for _ in range(due - self.frames_written):
-            self._writer.write(frame)
-            self.frames_written += 1
+        writer = self._writer
+        due = int((moment - self._record_origin) * writer.fps)
+        for _ in range(due - writer.frames):
+            writer.write(frame)
 
     def _shutdown(self) -> None:
         self._run_commands()
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        self._close_recording()
         if self._grabber is not None:
             self._grabber.stop()
         if self.pipeline is not None:
