@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import sys
 import time
 
 from tqdm import tqdm
+
+from ferdesk.progress_events import build_event
 
 
 class Progress:
@@ -20,8 +22,11 @@ class Progress:
         self._bar = None
 
     def event(self, kind: str, **fields) -> None:
+        """Every event passes here (the Ray engine relays them from here). The JSON line is written by its class in
+        ferdesk.progress_events, which the app reads it back with; an event that class would not take raises."""
+        event = build_event(kind, fields)
         if self.mode == "json":
-            print(json.dumps({"event": kind, "time": round(time.time(), 3), **fields}), file=self.stream, flush=True)
+            print(dataclasses.replace(event, time=round(time.time(), 3)).to_json(), file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
         self.event("message", text=text)

@@ -8,7 +8,6 @@ removed as soon as the run ends; the new model waits in a hidden temporary folde
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -33,6 +32,8 @@ from ferdesk.gui.trainer_process import end_trainer, start_trainer, stop_trainer
 from ferdesk.gui.views import clock
 from ferdesk.labels import EMOTIONS
 from ferdesk.model_card import ModelCard
+from ferdesk.progress_events import Epoch, FitDone, FitStarted, Message
+from ferdesk.run_report import RunReport
 
 THUMB = 64  # pixels of a sample's thumbnail
 PREVIEW = 144  # pixels of the live preview of the face being collected
@@ -500,19 +501,18 @@ class PersonaliseDialog(QDialog):
 
     def _read_stdout(self) -> None:
         for item in trainer_lines(self.process) if self.process is not None else ():
-            if not isinstance(item, dict):
+            if isinstance(item, str):
                 self.log.appendPlainText(item)
-            elif item.get("event") == "message":
-                self.log.appendPlainText(item.get("text", ""))
-            elif item.get("event") == "fit_started":
-                self.bar.setRange(0, int(item.get("epochs", 1)))
+            elif isinstance(item, Message):
+                self.log.appendPlainText(item.text)
+            elif isinstance(item, FitStarted):
+                self.bar.setRange(0, item.epochs)
                 self.bar.setValue(0)
-                self.stage = f"Fine-tuning: epoch 1 of {item.get('epochs')}"
-            elif item.get("event") == "epoch":
-                self.bar.setValue(int(item.get("epoch", 0)))
-                self.stage = (f"Fine-tuning: epoch {min(int(item.get('epoch', 0)) + 1, int(item.get('epochs', 1)))} "
-                              f"of {item.get('epochs')}")
-            elif item.get("event") == "fit_done":
+                self.stage = f"Fine-tuning: epoch 1 of {item.epochs}"
+            elif isinstance(item, Epoch):
+                self.bar.setValue(item.epoch)
+                self.stage = f"Fine-tuning: epoch {min(item.epoch + 1, item.epochs)} of {item.epochs}"
+            elif isinstance(item, FitDone):
                 self.stage = "Saving the model"
         self._tick()
 
@@ -543,15 +543,13 @@ class PersonaliseDialog(QDialog):
             self.status.setText(f"Fine-tuning failed (exit code {code}); the model in use is unchanged. The log "
                                 "below says why.")
         else:
-            self.show_result(json.loads(report.read_text(encoding="utf-8")))
+            self.show_result(RunReport.read(report))
         self.refresh()
 
-    def show_result(self, report: dict) -> None:
+    def show_result(self, report: RunReport) -> None:
         """Accuracy on the held-back pictures before and after; Use is the highlighted choice only when it gained."""
-        tflite = report.get("exported_tflite") or {}
-        best = next(m for m in report["models"] if m["name"] == report["best_model"])
-        after = tflite.get("test_accuracy", best["test"]["accuracy"])  # the app runs model.tflite
-        n_test = report["data"]["test_size"]
+        after = report.app_test_accuracy  # the app runs model.tflite
+        n_test = report.data.test_size
         before = self.before[0][1]
         gained = after > before
         lines = [f"<b>How well it reads your face</b> ({n_test} pictures held back from the fine-tune):"]

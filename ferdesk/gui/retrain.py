@@ -8,7 +8,6 @@ no model folder behind and never touches the model in use.
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import time
 from html import escape
@@ -29,6 +28,8 @@ from ferdesk.gui import retrain_advice as advice
 from ferdesk.gui.trainer_process import start_trainer, stop_trainer, trainer_lines, trainer_log, trainer_process
 from ferdesk.gui.views import clock
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
+from ferdesk.progress_events import Done, Epoch, Event, FitDone, FitStarted, Message
+from ferdesk.run_report import RunReport, read_reports
 
 FINE_TUNE_LEARNING_RATE = 3e-4  # a third of a fresh fit's: the start weights are already good
 CONFIRM_CANCEL_AFTER_S = 60  # a run that has gone on longer is only cancelled after a question
@@ -283,8 +284,8 @@ class RetrainDialog(QDialog):
     def speeds(self) -> dict[str, float]:
         """Images per second of each network on this machine: kept from this app's runs, else read from the
         reports of the runs in the output folder (made here)."""
-        reports = [advice.read_json(p / "report.json") or {} for p in sorted(
-            (p for p in self.output_root.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)]
+        reports = read_reports(sorted((p for p in self.output_root.glob("*") if p.is_dir()),
+                                      key=lambda p: p.stat().st_mtime, reverse=True))
         found = advice.measured_speeds(reports)
         for name in ARCHITECTURES:
             kept = self.settings.value(f"retrain/images_per_second/{name}")
@@ -464,7 +465,7 @@ class RetrainDialog(QDialog):
 
     def _read_stdout(self) -> None:
         for item in trainer_lines(self.process) if self.process is not None else ():
-            if isinstance(item, dict):
+            if isinstance(item, Event):
                 self._handle(item)
             else:
                 self.log.appendPlainText(item)
@@ -478,37 +479,35 @@ class RetrainDialog(QDialog):
         if kept:
             self.log.appendPlainText(kept)
 
-    def _handle(self, event: dict) -> None:
-        kind = event.get("event")
-        where = (f"fold {event.get('fold')}/{event.get('folds')}" if event.get("stage") == "cv" else "final fit")
-        if kind == "message":
-            self.log.appendPlainText(event.get("text", ""))
-            self._check_data(event.get("text", ""))
-        elif kind == "fit_started":
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, Message):
+            self.log.appendPlainText(event.text)
+            self._check_data(event.text)
+        elif isinstance(event, FitStarted):
             self.overall.setRange(0, self.total_fits)
-            self.epoch_bar.setRange(0, int(event.get("epochs", 1)))
+            self.epoch_bar.setRange(0, event.epochs)
             self.epoch_bar.setValue(0)
             self.last_epoch_at = time.monotonic()
-            self.stage = f"Training {event.get('model')}, {where}: epoch 1 of {event.get('epochs')}"
+            self.stage = f"Training {event.model}, {event.where}: epoch 1 of {event.epochs}"
             self._tick()
-        elif kind == "epoch":
+        elif isinstance(event, Epoch):
             now = time.monotonic()
             self.epoch_times.append(now - self.last_epoch_at)
             self.last_epoch_at = now
             self.epochs_done += 1
-            self.stage = (f"Training {event.get('model')}, {where}: epoch "
-                          f"{min(int(event.get('epoch', 0)) + 1, int(event.get('epochs', 1)))} of {event.get('epochs')}")
-            self.epoch_bar.setValue(int(event.get("epoch", 0)))
-            acc = event.get("val_accuracy")
-            self.log.appendPlainText(f"{event.get('model')} {where} epoch {event.get('epoch')}/{event.get('epochs')}"
-                                     + (f"  val accuracy {acc:.3f}" if isinstance(acc, float) else ""))
-        elif kind == "fit_done":
+            self.stage = (f"Training {event.model}, {event.where}: epoch "
+                          f"{min(event.epoch + 1, event.epochs)} of {event.epochs}")
+            self.epoch_bar.setValue(event.epoch)
+            acc = event.val_accuracy
+            self.log.appendPlainText(f"{event.model} {event.where} epoch {event.epoch}/{event.epochs}"
+                                     + (f"  val accuracy {acc:.3f}" if acc is not None else ""))
+        elif isinstance(event, FitDone):
             self.fits_done += 1
             self.epochs_done = self.fits_done * self.epochs.value()  # a fit stopped early leaves no epochs to wait for
             self.overall.setValue(min(self.fits_done, self.total_fits))
             self.stage = "Saving the model" if self.fits_done >= self.total_fits else self.stage
             self._tick()
-        elif kind == "done":
+        elif isinstance(event, Done):
             self.status.setText("Finished")
 
     def _check_data(self, text: str) -> None:
@@ -551,17 +550,17 @@ class RetrainDialog(QDialog):
     def show_result(self, folder: Path) -> None:
         """The scores, said plainly: whether the model beats guessing and the model in use; Use is only the
         highlighted choice when it does."""
-        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        report = RunReport.read(folder)
         self._keep_speeds(report)
         useful, words = advice.verdict(report, self.current_model)
         lines = [f"<b>{'The new model is ready.' if useful else 'The new model is not worth using.'}</b> "
                  f"{escape(words)}", "", f"<b>Saved to</b> {escape(str(folder))}", ""]
-        for m in report["models"]:
-            cv = m["cv"]
-            cv_text = (f"CV {cv['accuracy_mean']:.1%} ± {cv['accuracy_std']:.1%}, " if cv["accuracy_mean"] is not None
+        for m in report.models:
+            cv = m.cv
+            cv_text = (f"CV {cv.accuracy_mean:.1%} ± {cv.accuracy_std or 0:.1%}, " if cv.accuracy_mean is not None
                        else "")
-            best = " <b>(best)</b>" if m["name"] == report["best_model"] else ""
-            lines.append(f"{m['name']}{best}: {cv_text}test {m['test']['accuracy']:.1%}")
+            best = " <b>(best)</b>" if m.name == report.best_model else ""
+            lines.append(f"{m.name}{best}: {cv_text}test {m.test.accuracy:.1%}")
         self.result_label.setText("<br>".join(lines))
         pixmap = QPixmap(str(folder / "confusion_matrix.png"))
         if not pixmap.isNull():
@@ -576,7 +575,7 @@ class RetrainDialog(QDialog):
         self.use_button.setText("Use this model" if useful else "Use it anyway")
         self.propose_name()  # ready for another run
 
-    def _keep_speeds(self, report: dict) -> None:
+    def _keep_speeds(self, report: RunReport) -> None:
         """Remember each network's measured speed on this machine, for the next run's estimate."""
         for name, speed in advice.measured_speeds([report]).items():
             self.settings.setValue(f"retrain/images_per_second/{name}", speed)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ferdesk.model_card import ModelCard
+from ferdesk.run_report import RunReport
 from ferdesk.sources import IMAGE_SUFFIXES
 
 FEW_FACES_PER_EMOTION = 200  # below this, a fresh model rarely learns more than the commonest emotion
@@ -92,16 +93,15 @@ def warnings(faces: dict[str, int] | None, epochs: int, fine_tune: bool) -> list
     return said
 
 
-def measured_speeds(reports: Iterable[dict]) -> dict[str, float]:
+def measured_speeds(reports: Iterable[RunReport]) -> dict[str, float]:
     """Images per second of each network, from runs on this machine with enough faces to tell (newest first)."""
     speeds: dict[str, float] = {}
     for report in reports:
-        if (report.get("data", {}).get("train_size") or 0) < SPEED_FROM_FACES:
+        if (report.data.train_size or 0) < SPEED_FROM_FACES:
             continue
-        for model in report.get("models", []):
-            speed = model.get("images_per_second")
-            if isinstance(speed, (int, float)) and speed > 0:
-                speeds.setdefault(model["name"], float(speed))
+        for model in report.models:
+            if model.images_per_second is not None and model.images_per_second > 0:
+                speeds.setdefault(model.name, model.images_per_second)
     return speeds
 
 
@@ -122,13 +122,12 @@ def duration_words(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def verdict(report: dict, in_use: ModelCard | None) -> tuple[bool, str]:
+def verdict(report: RunReport, in_use: ModelCard | None) -> tuple[bool, str]:
     """Whether the run's best model is worth using, and why, in words: against guessing (the commonest emotion of
     the test faces, at least 1/K), and against the model in use when it was tested on the same faces."""
-    best = next(m for m in report["models"] if m["name"] == report["best_model"])
-    accuracy = best["test"]["accuracy"]
-    emotions = report["data"]["emotions"]
-    matrix = best["test"].get("confusion_matrix") or []
+    accuracy = report.best.test.accuracy
+    emotions = report.data.emotions
+    matrix = report.best.test.confusion_matrix
     rows = [sum(r) for r in matrix]
     guessing = max(1 / len(emotions), max(rows) / sum(rows) if rows and sum(rows) else 0.0)
     lines = []
@@ -140,9 +139,9 @@ def verdict(report: dict, in_use: ModelCard | None) -> tuple[bool, str]:
                      f"the commonest emotion gives {guessing:.0%}. It was saved, but it is not worth using: train "
                      "on more faces or for more epochs.")
     if in_use is not None:
-        same_faces = (in_use.data.get("sha256") == report["data"].get("sha256")
+        same_faces = (in_use.data.get("sha256") == report.data.sha256
                       and sorted(in_use.labels) == sorted(emotions)
-                      and in_use.metrics.get("test_split") == report["data"].get("test_usage"))
+                      and in_use.metrics.get("test_split") == report.data.test_usage)
         theirs = in_use.metrics.get("test_accuracy")
         if same_faces and isinstance(theirs, (int, float)):
             if accuracy > theirs:

@@ -6,7 +6,6 @@ progress lines, and stop it without ever blocking the window (except when the ap
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ from PyQt5.QtCore import QObject, QProcess, QProcessEnvironment, QTimer
 
 from ferdesk import defaults, paths
 from ferdesk.gui import retrain_advice as advice
+from ferdesk.progress_events import Event, parse_event
 
 KILL_AFTER_MS = 15000  # grace period for a cancelled trainer to clean up and exit
 
@@ -34,16 +34,13 @@ def start_trainer(process: QProcess, args: list[str]) -> None:
     process.start(sys.executable, args)
 
 
-def trainer_lines(process: QProcess) -> Iterator[dict | str]:
-    """The complete lines the trainer has written to stdout so far: its JSON events as dicts, other lines as text."""
+def trainer_lines(process: QProcess) -> Iterator[Event | str]:
+    """The complete lines the trainer has written to stdout so far: its progress events (ferdesk.progress_events)
+    as events, other lines as text."""
     while process.canReadLine():
         line = bytes(process.readLine()).decode("utf-8", "replace").strip()
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            yield line
-            continue
-        yield event if isinstance(event, dict) else line
+        event = parse_event(line)
+        yield line if event is None else event
 
 
 def trainer_log(text: str) -> str:
