@@ -34,7 +34,7 @@ from ferdesk.paths import USER_GUIDE, model_folders
 from ferdesk.personalise import CORRECTION, SampleSet
 from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
-from ferdesk.sources import FramePlace, SourceError, list_cameras, open_source
+from ferdesk.sources import FramePlace, GrabberState, SourceError, list_cameras, open_source
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
 # View > Face detection: the menu's words for ferdesk.detect.DETECTOR_MODES.
@@ -598,14 +598,14 @@ class MainWindow(QMainWindow):
                             action=(f"Use camera {cameras[0]}", lambda: self.set_source(str(cameras[0]))))
 
     def _on_source_state(self, state: str, error: str) -> None:
-        if state == "retrying":
+        if state == GrabberState.RETRYING:
             self.banner.setText(f"The source stopped delivering frames ({error or 'no frames'}). Retrying…")
             self.banner_box.show()
             self.video.show_message("Source lost: retrying…")
-        elif state == "running":
+        elif state == GrabberState.RUNNING:
             self.banner_box.hide()
             self.video.show_message("")
-        elif state == "ended":
+        elif state == GrabberState.ENDED:
             self.banner.setText("End of the video or images." + (f" ({error})" if error else ""))
             self.banner_box.show()
 

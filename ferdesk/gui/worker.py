@@ -28,7 +28,7 @@ from ferdesk.overlay import draw_overlay
 from ferdesk.pipeline import EmotionPipeline, FrameResult, ViewOptions
 from ferdesk.preprocess import Box, to_color
 from ferdesk.sources import (
-    FramePlace, FrameSource, ImageSource, LatestFrameGrabber, SourceError, VideoFileSource, check_source,
+    FramePlace, FrameSource, GrabberState, ImageSource, LatestFrameGrabber, SourceError, VideoFileSource, check_source,
 )
 
 MAX_RECORDING_GAP_S = 10.0  # a longer stall (e.g. a suspended laptop) is not written out as a frozen frame
@@ -66,7 +66,7 @@ class PipelineWorker(QThread):
     result_ready = pyqtSignal()  # call take_result() to get the newest FrameResult
     source_changed = pyqtSignal(str, str)  # source name, the spec it was asked for
     source_failed = pyqtSignal(str, str)  # spec, why it cannot be shown (the previous source keeps running)
-    source_state = pyqtSignal(str, str)  # state, error message ('' when none)
+    source_state = pyqtSignal(str, str)  # GrabberState, error message ('' when none)
     model_changed = pyqtSignal(object)  # ModelCard
     model_failed = pyqtSignal(str, str)  # folder, error
     recording_changed = pyqtSignal(bool, str)  # recording?, path or error
@@ -180,9 +180,9 @@ class PipelineWorker(QThread):
 
         self.submit(command)
 
-    def _emit_state(self, state: str) -> None:
+    def _emit_state(self, state: GrabberState) -> None:
         grabber = self._grabber
-        error = grabber.error if grabber is not None and state in ("retrying", "ended") else None
+        error = grabber.error if grabber is not None and state in (GrabberState.RETRYING, GrabberState.ENDED) else None
         self.source_state.emit(state, str(error) if error else "")
 
     def _forget_faces(self) -> None:
@@ -217,7 +217,7 @@ class PipelineWorker(QThread):
             source.seek(target)
             if abs(target - here) > 1:
                 self._forget_faces()
-            if grabber.state in ("ended", "stopped"):  # the end was reached: read the file again from there
+            if grabber.state.finished:  # the end was reached: read the file again from there
                 grabber.stop()
                 grabber = self._grabber = LatestFrameGrabber(source, on_state=self._emit_state).start()
                 self._last_index = -1
@@ -395,7 +395,7 @@ class PipelineWorker(QThread):
                     continue
             grabbed = grabber.get(timeout=0.05, newer_than=self._last_index)
             if grabbed is None:
-                if grabber.state == "ended":
+                if grabber.state == GrabberState.ENDED:
                     time.sleep(0.05)
                 continue
             source = grabber.source

@@ -15,10 +15,10 @@ from ferdesk.sources.camera import CameraSource, list_cameras
 from ferdesk.sources.demo import DEMO_DIR, DemoSource, demo_faces
 from ferdesk.sources.factory import open_source
 from ferdesk.sources.files import ImageSource, VideoFileSource
-from ferdesk.sources.grabber import GrabbedFrame, LatestFrameGrabber
+from ferdesk.sources.grabber import GrabbedFrame, GrabberState, LatestFrameGrabber
 
 __all__ = [
     "DEMO_DIR", "IMAGE_SUFFIXES", "CameraSource", "DemoSource", "FramePlace", "FrameSource", "GrabbedFrame",
-    "ImageSource", "LatestFrameGrabber", "ReadResult", "SourceError", "VideoFileSource", "check_source",
+    "GrabberState", "ImageSource", "LatestFrameGrabber", "ReadResult", "SourceError", "VideoFileSource", "check_source",
     "demo_faces", "list_cameras", "open_source", "read_image",
 ]

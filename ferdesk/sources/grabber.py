@@ -7,15 +7,29 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
-
 
 from ferdesk.sources.base import FramePlace, FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 
 
+class GrabberState(StrEnum):
+    """Where a grabber is. Members are strings ("running"...), so Qt signals and logs carry them as plain text."""
+
+    IDLE = "idle"  # not started
+    OPENING = "opening"
+    RUNNING = "running"  # frames are coming
+    RETRYING = "retrying"  # the source failed; waiting to re-open it (`error` says why)
+    ENDED = "ended"  # a clean end of a file or folder
+    STOPPED = "stopped"  # stop() was called, or the thread died
+
+    @property
+    def finished(self) -> bool:
+        """No more frames will come without a new grabber."""
+        return self in (GrabberState.ENDED, GrabberState.STOPPED)
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,7 @@ class LatestFrameGrabber:
     Failures never reach the caller: they are logged, stored in `error`, passed to `on_error`, and the
     source is re-opened with exponential back-off (retry_initial doubling up to retry_max seconds).
     Non-live sources (files, images, demo) are paced at their fps times `speed` unless pace=False.
-    States: 'idle', 'opening', 'running', 'retrying', 'ended' (clean end of stream), 'stopped'.
+    `state` is a GrabberState; on_state is called with each new one (from the reader thread).
     """
 
     def __init__(
@@ -45,7 +59,7 @@ class LatestFrameGrabber:
         pace: bool | None = None,
         speed: float = 1.0,
         on_error: Callable[[BaseException], None] | None = None,
-        on_state: Callable[[str], None] | None = None,
+        on_state: Callable[[GrabberState], None] | None = None,
         retry_initial: float = 0.25,
         retry_max: float = 4.0,
         max_failures_per_open: int = 3,
@@ -58,7 +72,7 @@ class LatestFrameGrabber:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.max_failures_per_open = max_failures_per_open
-        self.state = "idle"
+        self.state = GrabberState.IDLE
         self.error: BaseException | None = None
         self.errors = 0
         self.frames_read = 0
@@ -91,7 +105,7 @@ class LatestFrameGrabber:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._latest is None or self._latest.index <= newer_than:
-                if self.state in ("ended", "stopped"):
+                if self.state.finished:
                     return None
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -136,8 +150,8 @@ class LatestFrameGrabber:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("grabber for %s did not stop within %.1f s (blocked read)", self.source.name, timeout)
-        if not self.running and self.state != "ended":
-            self._set_state("stopped")
+        if not self.running and self.state != GrabberState.ENDED:
+            self._set_state(GrabberState.STOPPED)
 
     def __enter__(self) -> LatestFrameGrabber:
         return self.start()
@@ -146,7 +160,7 @@ class LatestFrameGrabber:
         self.stop()
 
     # -- reader thread
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: GrabberState) -> None:
         with self._cond:
             changed = state != self.state
             self.state = state
@@ -184,14 +198,14 @@ class LatestFrameGrabber:
         try:
             while not self._stop.is_set():
                 if not is_open:
-                    self._set_state("opening")
+                    self._set_state(GrabberState.OPENING)
                     try:
                         self.source.open()
                         is_open, failures, pace_origin = True, 0, None
-                        self._set_state("running")
+                        self._set_state(GrabberState.RUNNING)
                     except Exception as exc:
                         self._report(exc)
-                        self._set_state("retrying")
+                        self._set_state(GrabberState.RETRYING)
                         self._stop.wait(delay)
                         delay = min(delay * 2.0, self.retry_max)
                         continue
@@ -214,7 +228,7 @@ class LatestFrameGrabber:
                         self._publish(frame, timestamp)
                         continue
                     if self.source.ended:
-                        self._set_state("ended")
+                        self._set_state(GrabberState.ENDED)
                         return
                     # A camera may drop a single frame; only a run of empty reads means it is gone.
                     failures += 1
@@ -223,15 +237,15 @@ class LatestFrameGrabber:
                     self._report(SourceError(f"{self.source.name} stopped delivering frames"))
                 self._close_source()
                 is_open = False
-                self._set_state("retrying")
+                self._set_state(GrabberState.RETRYING)
                 self._stop.wait(delay)
                 delay = min(delay * 2.0, self.retry_max)
         except BaseException as exc:  # never let the thread die silently
             self._report(exc)
         finally:
             self._close_source()
-            if self.state != "ended":
-                self._set_state("stopped")
+            if self.state != GrabberState.ENDED:
+                self._set_state(GrabberState.STOPPED)
 
     def _wait_until_due(self, origin: tuple[float, float] | None, timestamp: float) -> tuple[float, float]:
         """Sleep until a frame with this media time is due; re-anchor after loops, seeks or long stalls."""
