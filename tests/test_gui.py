@@ -169,6 +169,19 @@ def test_invalid_model_folder_is_refused_and_old_model_kept(window, qtbot, monke
     assert not messages
 
 
+def test_view_changes_reach_the_worker_as_commands_never_as_a_shared_object(window, qtbot, messages):
+    """The worker thread reads its own copy of the view options; the window changes it only by a command."""
+    assert window.view is not window.worker.view and window.worker.pipeline.view is window.worker.view
+    before = window.worker.view
+    window.view_actions["boxes"].trigger()  # off
+    assert before.show_boxes, "the worker's options were not changed under its feet"
+    qtbot.waitUntil(lambda: not window.worker.view.show_boxes and not window.worker.pipeline.view.show_boxes,
+                    timeout=5000)
+    window.view_actions["boxes"].trigger()
+    qtbot.waitUntil(lambda: window.worker.view.show_boxes, timeout=5000)
+    assert not messages
+
+
 def test_view_menu_and_help(window, qtbot, messages):
     window._set_view("boxes", False)
     window._set_view("labels", False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -568,7 +569,7 @@ class MainWindow(QMainWindow):
         self.history.clear()
         self.selected_track = None
         self.history_track = None
-        self.view.followed = None
+        self._change_view(followed=None, redraw=False)
         self.last_place = FramePlace()
         self.playback.show_place(self.last_place)
         self._update_status()
@@ -735,8 +736,8 @@ class MainWindow(QMainWindow):
         self.summary_dialog.raise_()
 
     def _select_face(self, track_id: int) -> None:
-        self.selected_track = self.view.followed = track_id
-        self.worker.redraw()  # paused, or an image held on screen: mark it now
+        self.selected_track = track_id
+        self._change_view(followed=track_id)  # paused, or an image held on screen: mark it now
 
     def _shown_face(self, faces):
         """The clicked face; else the face already shown, while it stays in view; else the largest."""
@@ -767,8 +768,8 @@ class MainWindow(QMainWindow):
                                           f"Face #{face.track_id}: {top} ({confidence:.0%})")
             if face.track_id != self.history_track:
                 self.history.clear(result.labels)
-                self.history_track = self.view.followed = face.track_id
-                self.worker.redraw()  # mark it at once, also on an image held on screen
+                self.history_track = face.track_id
+                self._change_view(followed=face.track_id)  # mark it at once, also on an image held on screen
             self.history.add(result.timestamp, face.probabilities)
         self._update_status()
 
@@ -902,9 +903,16 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- view and help
     def _set_view(self, key: str, on: bool) -> None:
         attribute = {"boxes": "show_boxes", "labels": "show_labels", "bars": "show_bars", "mirror": "mirror"}[key]
-        setattr(self.view, attribute, bool(on))
         self.settings.setValue(f"view/{key}", bool(on))
-        self.worker.redraw()  # paused, or an image held on screen: no new frame would show the change
+        self._change_view(**{attribute: bool(on)})
+
+    def _change_view(self, redraw: bool = True, **changes) -> None:
+        """The window's view options, changed and sent to the worker as a command (never shared with its thread);
+        redrawn at once, as a paused video or an image held on screen shows no new frame."""
+        self.view = replace(self.view, **changes)
+        self.worker.set_view(self.view)
+        if redraw:
+            self.worker.redraw()
 
     def set_detector_mode(self, mode: str) -> None:
         self.detector_mode = mode

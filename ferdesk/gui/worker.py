@@ -80,7 +80,7 @@ class PipelineWorker(QThread):
         candidates = [model_dirs] if isinstance(model_dirs, (str, Path)) else list(model_dirs)
         self.model_candidates = [Path(c) for c in candidates]
         self.model_dir: Path | None = None
-        self.view = view
+        self.view = replace(view)  # the worker's own copy: the GUI changes it only through set_view
         self.smoothing = smoothing
         self.detector_mode = detector_mode
         self.pipeline: EmotionPipeline | None = None
@@ -288,6 +288,17 @@ class PipelineWorker(QThread):
         else:
             self.pipeline.set_model(folder)
         self.model_dir = folder
+
+    def set_view(self, view: ViewOptions) -> None:
+        """What the overlay draws from now on (a copy is taken: the GUI never shares a mutable view)."""
+        view = replace(view)
+
+        def command():
+            self.view = view
+            if self.pipeline is not None:
+                self.pipeline.view = view
+
+        self.submit(command)
 
     def set_smoothing(self, alpha: float) -> None:
         def command():
