@@ -18,7 +18,7 @@ from PyQt5.QtWidgets import QFileDialog
 import test_gui
 from test_gui import GRACE_HOPPER, patch_dialog, wait_for_frames
 
-from ferdesk.gui import main_window
+from ferdesk.gui import saving
 from ferdesk.sources import DemoSource
 
 messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
@@ -182,7 +182,7 @@ def test_a_snapshot_goes_to_the_pictures_folder_with_the_time_in_its_name(window
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(no_dialog))
     folder = tmp_path / "Pictures" / "ferdesk"
-    monkeypatch.setattr(main_window, "default_snapshot_folder", lambda: folder)
+    monkeypatch.setattr(saving, "default_snapshot_folder", lambda: folder)
     window.snapshot_action.trigger()
     window.snapshot_action.trigger()
     saved = sorted(folder.iterdir())
@@ -194,5 +194,5 @@ def test_a_snapshot_goes_to_the_pictures_folder_with_the_time_in_its_name(window
     link = re.search(r'href="([^"]+)">Show in folder', window.notice.text()).group(1)
     window.notice.linkActivated.emit(link)
     assert [u.toLocalFile() for u in opened] == [str(folder)]
-    assert main_window.default_snapshot_folder().name == "ferdesk"
+    assert saving.default_snapshot_folder().name == "ferdesk"
     assert not messages

@@ -11,24 +11,26 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PyQt5.QtCore import QSettings, QStandardPaths, Qt, QTimer, QUrl
-from PyQt5.QtGui import QColor, QDesktopServices
+from PyQt5.QtCore import QSettings, Qt, QTimer, QUrl
+from PyQt5.QtGui import QDesktopServices
 from PyQt5.QtWidgets import (
-    QAction, QActionGroup, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
     QSplitter, QVBoxLayout, QWidget,
 )
 
 from ferdesk import __version__
 from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CAP, FRAME_RATE_CAPS
 from ferdesk.facelog import FaceLog
+from ferdesk.gui.menus import FACE_DETECTION, SMOOTHING, MenusMixin
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
 from ferdesk.gui.camera_settings import CameraSettingsDialog, camera_options
 from ferdesk.gui.personalise import PersonaliseDialog, ask_correction
 from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
+from ferdesk.gui.saving import SavingMixin
 from ferdesk.gui.summary import SummaryDialog, save_summary
-from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage, clock
+from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage
 from ferdesk.gui.worker import CpuMeter, PipelineWorker
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
 from ferdesk.paths import USER_GUIDE, model_folders
@@ -37,15 +39,10 @@ from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
 from ferdesk.sources import FramePlace, GrabberState, SourceError, list_cameras, open_source
 
-SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
-# View > Face detection: the menu's words for ferdesk.detect.DETECTOR_MODES.
-FACE_DETECTION = {"auto": "&Automatic: near, far and small faces", "short": "&Near the camera only (fastest)",
-                  "full": "Whole frame, &full-range model", "tiled": "&Scan every frame (slowest)"}
 VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
 NO_CAMERA = "no camera found"
 CAMERA_POLL_MS = 3000
 LOAD_POLL_MS = 1000  # how often the status bar's CPU load is measured
-REC_COLOR = QColor(230, 40, 40)
 # What Quit offers to save the session as; the first is the default.
 SUMMARY_JSON = "Session summary with each face's timeline (*.json)"
 SUMMARY_CSV = "Session summary, one row per face (*.csv)"
@@ -53,21 +50,6 @@ LOG_CSV = "Face log, every face in every frame (*.csv)"
 LOG_JSON = "Face log, every frame (*.json)"
 
 log = logging.getLogger(__name__)
-
-
-def default_snapshot_folder() -> Path:
-    """Where snapshots go unless the user chose a folder: the user's pictures folder, in ferdesk/."""
-    pictures = QStandardPaths.writableLocation(QStandardPaths.PicturesLocation) or str(Path.home())
-    return Path(pictures) / "ferdesk"
-
-
-def timestamped_path(folder: Path, prefix: str, suffix: str) -> Path:
-    """folder/prefix-YYYYmmdd-HHMMSS.suffix, with -2, -3... when several are made within a second."""
-    stem = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = folder / f"{stem}{suffix}", 2
-    while path.exists():
-        path, n = folder / f"{stem}-{n}{suffix}", n + 1
-    return path
 
 
 
@@ -93,7 +75,7 @@ def describe_source(spec: str) -> str:
     return f"camera {spec}" if spec.isdigit() else spec
 
 
-class MainWindow(QMainWindow):
+class MainWindow(MenusMixin, SavingMixin, QMainWindow):
     def __init__(self, settings: QSettings | None = None, source: str | None = None, model: str | None = None):
         super().__init__()
         self.settings = settings or QSettings()
@@ -307,135 +289,7 @@ class MainWindow(QMainWindow):
         self.alert.setText("\n".join(self.alerts[k] for k in ("model", "source") if k in self.alerts))
         self.alert_box.setVisible(bool(self.alerts))
 
-    # ---------------------------------------------------------------- menus
-    def _action(self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False,
-                checked: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(shortcut)
-        action.setCheckable(checkable)
-        if checkable:
-            action.setChecked(checked)
-            action.toggled.connect(slot)
-        else:
-            action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open video or image…", self.open_file, "Ctrl+O")
-        self.open_folder_action = self._action(file_menu, "Open image &folder…", self.open_folder, "Ctrl+Shift+O")
-        file_menu.addSeparator()
-        self.snapshot_action = self._action(file_menu, "Save &snapshot", self.save_snapshot, "Ctrl+S")
-        self.snapshot_as_action = self._action(file_menu, "Save snapshot &as…", self.save_snapshot_as,
-                                               "Ctrl+Shift+S")
-        self.record_action = self._action(file_menu, "&Record annotated video", self.toggle_recording, "Ctrl+R",
-                                          checkable=True)
-        self.export_action = self._action(file_menu, "&Export face log (CSV/JSON)…", self.export_log, "Ctrl+E")
-        file_menu.addSeparator()
-        self.quit_action = self._action(file_menu, "&Quit", self.quit_asking, "Ctrl+Q")
-
-        self.source_menu = bar.addMenu("&Source")
-        self.source_menu.aboutToShow.connect(self._fill_source_menu)
-        self.demo_action = QAction("&Demo faces", self)
-        self.demo_action.setShortcut("Ctrl+D")
-        self.demo_action.triggered.connect(lambda: self.set_source("demo"))
-        self.pause_action = QAction("&Pause", self, checkable=True)
-        self.pause_action.setShortcut("Space")
-        self.pause_action.toggled.connect(self._set_paused)
-        self.next_image_action = QAction("&Next image or frame", self)
-        self.next_image_action.setShortcut("Right")
-        self.next_image_action.triggered.connect(lambda: self.step_image(1))
-        self.previous_image_action = QAction("Pre&vious image or frame", self)
-        self.previous_image_action.setShortcut("Left")
-        self.previous_image_action.triggered.connect(lambda: self.step_image(-1))
-        self.sequence_action = QAction("Image folder is a &sequence (follow faces across images)", self,
-                                       checkable=True)
-        self.sequence_action.setChecked(self._bool("images/sequence", False))
-        self.sequence_action.toggled.connect(self._set_sequence)
-        self.reconnect_action = QAction("&Reconnect", self)
-        self.reconnect_action.setShortcut("Ctrl+Shift+R")
-        self.reconnect_action.triggered.connect(self.reconnect)
-        self._fill_source_menu()
-
-        self.model_menu = bar.addMenu("&Model")
-        self.model_menu.aboutToShow.connect(self._fill_model_menu)
-        self.load_model_action = QAction("&Load model folder…", self)
-        self.load_model_action.setShortcut("Ctrl+L")
-        self.load_model_action.triggered.connect(self.load_model_folder)
-        self.card_action = QAction("Model &card and report…", self)
-        self.card_action.setShortcut("Ctrl+I")
-        self.card_action.triggered.connect(self.show_model_info)
-        self.retrain_action = QAction("&Retrain…", self)
-        self.retrain_action.setShortcut("Ctrl+T")
-        self.retrain_action.triggered.connect(self.open_retrain)
-        self.personalise_action = QAction("&Teach it my face…", self)
-        self.personalise_action.triggered.connect(self.open_personalise)
-        self._fill_model_menu()
-
-        view_menu = bar.addMenu("&View")
-        self.view_actions = {
-            "boxes": self._action(view_menu, "&Boxes", lambda on: self._set_view("boxes", on), "B", True,
-                                  self.view.show_boxes),
-            "labels": self._action(view_menu, "&Labels", lambda on: self._set_view("labels", on), "L", True,
-                                   self.view.show_labels),
-            "bars": self._action(view_menu, "Probability &bars", lambda on: self._set_view("bars", on), "P", True,
-                                 self.view.show_bars),
-            "mirror": self._action(view_menu, "&Mirror image", lambda on: self._set_view("mirror", on), "M", True,
-                                   self.view.mirror)}
-        smoothing_menu = view_menu.addMenu("&Smoothing")
-        group = QActionGroup(self)
-        self.smoothing_actions = {}
-        for name in SMOOTHING:
-            action = QAction(name, self, checkable=True)
-            action.setChecked(name == self.smoothing_name)
-            action.triggered.connect(lambda _=False, n=name: self.set_smoothing(n))
-            group.addAction(action)
-            smoothing_menu.addAction(action)
-            self.smoothing_actions[name] = action
-        detection_menu = view_menu.addMenu("Face &detection")
-        group = QActionGroup(self)
-        self.detector_actions = {}
-        for mode, text in FACE_DETECTION.items():
-            action = QAction(text, self, checkable=True)
-            action.setChecked(mode == self.detector_mode)
-            action.triggered.connect(lambda _=False, m=mode: self.set_detector_mode(m))
-            group.addAction(action)
-            detection_menu.addAction(action)
-            self.detector_actions[mode] = action
-        cap_menu = view_menu.addMenu("Frame-rate &cap")
-        group = QActionGroup(self)
-        self.frame_rate_actions = {}
-        for fps in FRAME_RATE_CAPS:
-            action = QAction(f"{fps} FPS" if fps else "Off", self, checkable=True)
-            action.setChecked(fps == self.max_fps)
-            action.triggered.connect(lambda _=False, f=fps: self.set_frame_rate_cap(f))
-            group.addAction(action)
-            cap_menu.addAction(action)
-            self.frame_rate_actions[fps] = action
-        every_menu = view_menu.addMenu("&Analyse every Nth frame (low power)")
-        group = QActionGroup(self)
-        self.analyse_every_actions = {}
-        for n in ANALYSE_EVERY_CHOICES:
-            text = "Every frame" if n == 1 else f"One in {n}: the frames between keep the last boxes"
-            action = QAction(text, self, checkable=True)
-            action.setChecked(n == self.analyse_every)
-            action.triggered.connect(lambda _=False, k=n: self.set_analyse_every(k))
-            group.addAction(action)
-            every_menu.addAction(action)
-            self.analyse_every_actions[n] = action
-        view_menu.addSeparator()
-        self.summary_action = self._action(view_menu, "Session &summary and timeline…", self.show_summary,
-                                           "Ctrl+Shift+T")
-        self._action(view_menu, "&Full screen", self.toggle_full_screen, "F11", True, False)
-
-        help_menu = bar.addMenu("&Help")
-        self.guide_action = self._action(help_menu, "&User guide", self.show_user_guide)
-        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
-        self._action(help_menu, "&About ferdesk", self.show_about)
-
+    # ---------------------------------------------------------------- menus (built in gui/menus.py)
     def _fill_source_menu(self) -> None:
         self.source_menu.clear()
         cameras = list_cameras()
@@ -796,110 +650,6 @@ class MainWindow(QMainWindow):
         self.cpu_percent = self.cpu_meter.read()
         self._update_status()
 
-    # ---------------------------------------------------------------- files
-    def snapshot_folder(self) -> Path:
-        return Path(str(self.settings.value("snapshots/folder", "") or default_snapshot_folder()))
-
-    def save_snapshot(self) -> None:
-        """The frame on screen, as a PNG with the time in its name, in the snapshot folder: no questions asked."""
-        if self.last_result is None:
-            QMessageBox.information(self, "Snapshot", "No frame yet.")
-            return
-        frame = self.last_result.annotated  # taken now, so the saved frame is the one on screen
-        folder = self.snapshot_folder()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            QMessageBox.warning(self, "Snapshot", f"Cannot make the snapshot folder {folder}: {exc}. "
-                                "Use File > Save snapshot as… to choose another.")
-            return
-        self._write_snapshot(frame, timestamped_path(folder, "ferdesk", ".png"))
-
-    def save_snapshot_as(self) -> None:
-        """Choose the file; its folder becomes the snapshot folder."""
-        if self.last_result is None:
-            QMessageBox.information(self, "Snapshot", "No frame yet.")
-            return
-        frame = self.last_result.annotated
-        suggested = timestamped_path(self.snapshot_folder(), "ferdesk", ".png")
-        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", str(suggested), "PNG (*.png);;JPEG (*.jpg)")
-        if path and self._write_snapshot(frame, Path(path)):
-            self.settings.setValue("snapshots/folder", str(Path(path).parent))
-
-    def _write_snapshot(self, frame: np.ndarray, path: Path) -> bool:
-        ok, data = cv2.imencode(path.suffix or ".png", frame)
-        try:
-            if not ok:
-                raise OSError("cannot encode the image as " + (path.suffix or ".png"))
-            path.write_bytes(data.tobytes())
-        except OSError as exc:
-            QMessageBox.warning(self, "Snapshot", f"Could not write {path}: {exc}")
-            return False
-        self.show_saved(path)
-        return True
-
-    def show_saved(self, path: Path) -> None:
-        """Say where a file went, with a link that opens its folder."""
-        folder = str(path.parent).replace("&", "&amp;").replace('"', "&quot;")
-        shown = str(path).replace("&", "&amp;").replace("<", "&lt;")
-        self.notice.setText(f'Saved {shown} &nbsp;<a href="{folder}">Show in folder</a>')
-        self.notice.setToolTip(str(path))
-        self.notice.show()
-        self.notice_timer.start()
-
-    def toggle_recording(self, on: bool) -> None:
-        if on:
-            suggested = timestamped_path(self.snapshot_folder(), "ferdesk-recording", ".mp4")
-            path, _ = QFileDialog.getSaveFileName(self, "Record annotated video", str(suggested),
-                                                  "MP4 video (*.mp4);;AVI video (*.avi)")
-            if not path:
-                self.record_action.blockSignals(True)
-                self.record_action.setChecked(False)
-                self.record_action.blockSignals(False)
-                return
-            self.worker.start_recording(Path(path))
-        else:
-            self.worker.stop_recording()
-        self._update_status()
-
-    def _on_recording_changed(self, recording: bool, detail: str) -> None:
-        if not recording and detail.startswith("cannot"):
-            QMessageBox.warning(self, "Recording", detail)
-        self.record_action.blockSignals(True)
-        self.record_action.setChecked(recording)
-        self.record_action.blockSignals(False)
-        if recording:
-            self.rec_timer.start()
-            self.rec_label.setToolTip(f"Recording to {detail}")
-        else:
-            self.rec_timer.stop()
-            if detail and not detail.startswith("cannot"):
-                self.show_saved(Path(detail))
-        self._show_recording_time()
-        self._update_status()
-
-    def _show_recording_time(self) -> None:
-        recording = self.record_action.isChecked()
-        text = f"● REC {clock(self.worker.recording_seconds)}" if recording else None
-        self.rec_label.setVisible(recording)
-        self.rec_label.setText(text or "")
-        self.video.set_badge("rec", text, REC_COLOR)
-
-    def export_log(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export face log", "ferdesk-log.csv", "CSV (*.csv);;JSON (*.json)")
-        if path:
-            self.write_log(Path(path))
-
-    def write_log(self, path: Path) -> bool:
-        """The session's face log (each row with its source, file, model and wall-clock time), CSV or JSON."""
-        try:
-            self.session_log.write(path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Export face log", f"Could not write {path}: {exc}")
-            return False
-        self.show_saved(path)
-        return True
-
     # ---------------------------------------------------------------- view and help
     def _set_view(self, key: str, on: bool) -> None:
         attribute = {"boxes": "show_boxes", "labels": "show_labels", "bars": "show_bars", "mirror": "mirror"}[key]
@@ -942,19 +692,6 @@ class MainWindow(QMainWindow):
 
     def toggle_full_screen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
-
-    def shortcuts_text(self) -> str:
-        rows = []
-        for menu in self.menuBar().findChildren(type(self.source_menu)):
-            for action in menu.actions():
-                if action.shortcut().toString():
-                    rows.append(f"{action.shortcut().toString():<14} {action.text().replace('&', '')}")
-        for action in (self.demo_action, self.pause_action, self.reconnect_action, self.load_model_action,
-                       self.card_action, self.retrain_action):
-            line = f"{action.shortcut().toString():<14} {action.text().replace('&', '')}"
-            if line not in rows:
-                rows.append(line)
-        return "\n".join(sorted(set(rows)))
 
     def show_shortcuts(self) -> None:
         box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts", self.shortcuts_text(), parent=self)
