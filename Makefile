@@ -23,6 +23,7 @@ test: $(STAMP)
 # The linter and the layer rules (.importlinter); .ci/run runs both after the tests.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
 clean-venv:

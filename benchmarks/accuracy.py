@@ -57,26 +57,49 @@ def main(argv: list[str] | None = None) -> int:
         cost = {"multiply_adds": multiply_adds(keras_model) * passes, "parameters": int(keras_model.count_params())}
         for data, usage in datasets:
             metrics = evaluate(model, data, usage, backend="tflite")
-            rows.append({"model": model.name, **cost, "labels": metrics["labels"], "data": data.name, "usage": usage,
-                         "n": metrics["n"], "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
-                         "per_class_recall": metrics["per_class_recall"]})
+            rows.append(
+                {
+                    "model": model.name,
+                    **cost,
+                    "labels": metrics["labels"],
+                    "data": data.name,
+                    "usage": usage,
+                    "n": metrics["n"],
+                    "accuracy": metrics["accuracy"],
+                    "macro_f1": metrics["macro_f1"],
+                    "per_class_recall": metrics["per_class_recall"],
+                }
+            )
     if args.peer_json:
         peer = json.loads(Path(args.peer_json).read_text(encoding="utf-8"))
-        rows.append({"model": peer["model"].split(" (")[0], "labels": list(peer["per_class_recall"]),
-                     "data": Path(args.data).name, "usage": peer["usage"], "n": peer["n"],
-                     "accuracy": peer["accuracy"], "macro_f1": peer["macro_f1"],
-                     "per_class_recall": peer["per_class_recall"], "source": peer["model"]})
+        rows.append(
+            {
+                "model": peer["model"].split(" (")[0],
+                "labels": list(peer["per_class_recall"]),
+                "data": Path(args.data).name,
+                "usage": peer["usage"],
+                "n": peer["n"],
+                "accuracy": peer["accuracy"],
+                "macro_f1": peer["macro_f1"],
+                "per_class_recall": peer["per_class_recall"],
+                "source": peer["model"],
+            }
+        )
     else:
         print("note: no --peer-json; run benchmarks/fer_accuracy.py in fer's own venv to compare with fer")
-    header = (f"{'model':<22}{'MACs/face':>10}{'data':<22}{'usage':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}"
-              "  per-class recall")
+    header = (
+        f"{'model':<22}{'MACs/face':>10}{'data':<22}{'usage':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}"
+        "  per-class recall"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         recall = ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_recall"].items())
         macs = f"{r['multiply_adds'] / 1e6:.0f}M " if "multiply_adds" in r else "? "
-        print(f"{r['model']:<22}{macs:>10}{r['data']:<22}{r['usage']:<12}{r['n']:>7}{r['accuracy']:>10.4f}"
-              f"{r['macro_f1']:>10.4f}  {recall}")
+        print(
+            f"{r['model']:<22}{macs:>10}{r['data']:<22}{r['usage']:<12}{r['n']:>7}{r['accuracy']:>10.4f}"
+            f"{r['macro_f1']:>10.4f}  {recall}"
+        )
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -76,19 +76,35 @@ def measure(settings: list[str], seconds: float, warmup_s: float, model: str | N
         meter, start = CpuMeter(), time.monotonic()
         run_for(seconds)
         share, wall = meter.read(), time.monotonic() - start
-        analysed, offered, given, dropped = (now - then for now, then in zip(
-            (worker.frames_processed, worker.frames_offered, worker.frames_from_source, worker.frames_dropped),
-            before))
-        results.append({"setting": name, "frame_rate_cap": cap, "analyse_every": every, "seconds": round(wall, 2),
-                        "cpu_percent_of_all_cores": round(share, 1),
-                        "cpu_percent_of_one_core": round(share * meter.cores, 1), "cores": meter.cores,
-                        "analysed_per_s": round(analysed / wall, 2), "shown_per_s": round(offered / wall, 2),
-                        "source_frames_per_s": round(given / wall, 2), "dropped_share": round(dropped / given, 3)
-                        if given else None})
+        analysed, offered, given, dropped = (
+            now - then
+            for now, then in zip(
+                (worker.frames_processed, worker.frames_offered, worker.frames_from_source, worker.frames_dropped),
+                before,
+            )
+        )
+        results.append(
+            {
+                "setting": name,
+                "frame_rate_cap": cap,
+                "analyse_every": every,
+                "seconds": round(wall, 2),
+                "cpu_percent_of_all_cores": round(share, 1),
+                "cpu_percent_of_one_core": round(share * meter.cores, 1),
+                "cores": meter.cores,
+                "analysed_per_s": round(analysed / wall, 2),
+                "shown_per_s": round(offered / wall, 2),
+                "source_frames_per_s": round(given / wall, 2),
+                "dropped_share": round(dropped / given, 3) if given else None,
+            }
+        )
         r = results[-1]
-        print(f"{name:>14}: CPU {r['cpu_percent_of_all_cores']:5.1f}% of {r['cores']} cores "
-              f"({r['cpu_percent_of_one_core']:.0f}% of one core), {r['analysed_per_s']:.1f} frames analysed/s, "
-              f"{r['shown_per_s']:.1f} shown/s, {r['dropped_share']:.0%} of the source's frames dropped", flush=True)
+        print(
+            f"{name:>14}: CPU {r['cpu_percent_of_all_cores']:5.1f}% of {r['cores']} cores "
+            f"({r['cpu_percent_of_one_core']:.0f}% of one core), {r['analysed_per_s']:.1f} frames analysed/s, "
+            f"{r['shown_per_s']:.1f} shown/s, {r['dropped_share']:.0%} of the source's frames dropped",
+            flush=True,
+        )
     window.summary.changed = False  # nothing to ask about on close
     window.close()
     app.processEvents()
@@ -99,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0, help="how long each setting is measured (default: 20)")
     p.add_argument("--warmup-s", type=float, default=3.0, help="seconds before each measurement (default: 3)")
-    p.add_argument("--settings", default="off,cap10",
-                   help="comma-separated: off, capN, everyN, or both joined by + (default: off,cap10)")
+    p.add_argument(
+        "--settings",
+        default="off,cap10",
+        help="comma-separated: off, capN, everyN, or both joined by + (default: off,cap10)",
+    )
     p.add_argument("--model", help="model folder (default: the app's default model)")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
@@ -119,9 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     if after:
         print(f"load average after: {' '.join(map(str, after))}")
     if args.json:
-        record = {"command": shlex.join(["python", "benchmarks/app_load.py", *(sys.argv[1:] if argv is None else argv)]),
-                  "machine": machine, "load_average_after": after, "model": args.model or "default",
-                  "source": "demo", "results": results}
+        record = {
+            "command": shlex.join(["python", "benchmarks/app_load.py", *(sys.argv[1:] if argv is None else argv)]),
+            "machine": machine,
+            "load_average_after": after,
+            "model": args.model or "default",
+            "source": "demo",
+            "results": results,
+        }
         Path(args.json).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -37,8 +37,14 @@ def demo_crops() -> np.ndarray:
 
     import cv2
 
-    crops = [cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image,
-                        (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA) for _, image in demo_faces()]
+    crops = [
+        cv2.resize(
+            cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image,
+            (INPUT_SIZE, INPUT_SIZE),
+            interpolation=cv2.INTER_AREA,
+        )
+        for _, image in demo_faces()
+    ]
     return np.stack(crops).astype(np.uint8)
 
 
@@ -48,8 +54,11 @@ def model_cost(folder: Path) -> dict:
 
     card, model = load_keras_model(folder)
     passes = 2 if card.training.get("flip_average") else 1
-    return {"multiply_adds": multiply_adds(model) * passes, "parameters": int(model.count_params()),
-            "passes_per_face": passes}
+    return {
+        "multiply_adds": multiply_adds(model) * passes,
+        "parameters": int(model.count_params()),
+        "passes_per_face": passes,
+    }
 
 
 def time_classifier(folder: Path, faces: np.ndarray, repeats: int, threads: int) -> dict:
@@ -65,9 +74,13 @@ def time_classifier(folder: Path, faces: np.ndarray, repeats: int, threads: int)
             classifier.predict(batch)
             wall.append((time.perf_counter() - w0) * 1000)
             cpu.append((time.process_time() - c0) * 1000)
-        out[f"{n}_faces"] = {"median_ms": round(float(np.median(wall)), 3), "p95_ms": round(float(np.percentile(wall, 95)), 3),
-                             "min_ms": round(float(np.min(wall)), 3), "cpu_ms": round(float(np.median(cpu)), 3),
-                             "ms_per_face": round(float(np.median(wall)) / n, 3)}
+        out[f"{n}_faces"] = {
+            "median_ms": round(float(np.median(wall)), 3),
+            "p95_ms": round(float(np.percentile(wall, 95)), 3),
+            "min_ms": round(float(np.min(wall)), 3),
+            "cpu_ms": round(float(np.median(cpu)), 3),
+            "ms_per_face": round(float(np.median(wall)) / n, 3),
+        }
     return out
 
 
@@ -95,12 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     for folder in folders:
         row = {"model": str(folder), **model_cost(folder), **time_classifier(folder, faces, args.repeats, args.threads)}
         rows.append(row)
-        print(f"{folder.name:<34}{row['multiply_adds'] / 1e6:>10.1f}M{row['parameters'] / 1e6:>9.2f}M"
-              f"{row['1_faces']['median_ms']:>11.2f}{row['5_faces']['median_ms']:>12.2f}"
-              f"{row['5_faces']['ms_per_face']:>11.2f}{row['5_faces']['cpu_ms']:>10.2f}")
+        print(
+            f"{folder.name:<34}{row['multiply_adds'] / 1e6:>10.1f}M{row['parameters'] / 1e6:>9.2f}M"
+            f"{row['1_faces']['median_ms']:>11.2f}{row['5_faces']['median_ms']:>12.2f}"
+            f"{row['5_faces']['ms_per_face']:>11.2f}{row['5_faces']['cpu_ms']:>10.2f}"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"system": info, "threads": args.threads, "models": rows}, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"system": info, "threads": args.threads, "models": rows}, indent=2) + "\n"
+        )
         print(f"figures written to {args.json}")
     return 0
 

@@ -55,12 +55,20 @@ GOAL_RECALL = 0.95
 
 # (name, frame width, height, columns, rows) for grids; "mixed" scenes scatter faces of many sizes.
 SCENES = [
-    ("640x480 1 face", 640, 480, 1, 1), ("640x480 2x2", 640, 480, 2, 2), ("640x480 4x3", 640, 480, 4, 3),
+    ("640x480 1 face", 640, 480, 1, 1),
+    ("640x480 2x2", 640, 480, 2, 2),
+    ("640x480 4x3", 640, 480, 4, 3),
     ("640x480 6x4", 640, 480, 6, 4),
-    ("1280x720 3x2", 1280, 720, 3, 2), ("1280x720 6x3", 1280, 720, 6, 3), ("1280x720 10x5", 1280, 720, 10, 5),
+    ("1280x720 3x2", 1280, 720, 3, 2),
+    ("1280x720 6x3", 1280, 720, 6, 3),
+    ("1280x720 10x5", 1280, 720, 10, 5),
     ("1280x720 mixed", 1280, 720, 0, 0),
-    ("1920x1080 3x2", 1920, 1080, 3, 2), ("1920x1080 5x3", 1920, 1080, 5, 3), ("1920x1080 6x4", 1920, 1080, 6, 4),
-    ("1920x1080 8x5", 1920, 1080, 8, 5), ("1920x1080 12x7", 1920, 1080, 12, 7), ("1920x1080 mixed", 1920, 1080, 0, 0),
+    ("1920x1080 3x2", 1920, 1080, 3, 2),
+    ("1920x1080 5x3", 1920, 1080, 5, 3),
+    ("1920x1080 6x4", 1920, 1080, 6, 4),
+    ("1920x1080 8x5", 1920, 1080, 8, 5),
+    ("1920x1080 12x7", 1920, 1080, 12, 7),
+    ("1920x1080 mixed", 1920, 1080, 0, 0),
 ]
 
 
@@ -126,8 +134,14 @@ def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return big[y0 : y0 + height, x0 : x0 + width].copy()
 
 
-def place(frame: np.ndarray, portrait: Portrait, face_side: float, region: tuple[int, int, int, int],
-          margin: float, rng: np.random.Generator) -> Box:
+def place(
+    frame: np.ndarray,
+    portrait: Portrait,
+    face_side: float,
+    region: tuple[int, int, int, int],
+    margin: float,
+    rng: np.random.Generator,
+) -> Box:
     """Paste a square crop of the portrait (the face plus `margin` face widths each side), scaled so the face box
     is face_side wide, centred in `region` (x0, y0, x1, y1) with jitter; mirrored and re-lit at random.
     Returns the face's box in the frame."""
@@ -155,8 +169,9 @@ def place(frame: np.ndarray, portrait: Portrait, face_side: float, region: tuple
     return Box(px + fx * scale, py + fy * scale, face.w * scale, face.h * scale)
 
 
-def make_scene(name: str, width: int, height: int, cols: int, rows: int, people: list[Portrait],
-               background: np.ndarray, seed: int) -> tuple[np.ndarray, list[Box], list[bool]]:
+def make_scene(
+    name: str, width: int, height: int, cols: int, rows: int, people: list[Portrait], background: np.ndarray, seed: int
+) -> tuple[np.ndarray, list[Box], list[bool]]:
     """One frame of a scene, the boxes of the faces in it and whether each comes from a real photograph."""
     rng = np.random.default_rng(seed)
     frame = cover(background, width, height)
@@ -164,8 +179,10 @@ def make_scene(name: str, width: int, height: int, cols: int, rows: int, people:
     # Real photographs and FER2013 faces take turns, so every scene has both.
     real = [p for p in people if not p.name.startswith("fer_")]
     fer = [p for p in people if p.name.startswith("fer_")]
-    order = [(real or fer)[k // 2 % len(real or fer)] if k % 2 == 0 or not fer else fer[k // 2 % len(fer)]
-             for k in range(200)]
+    order = [
+        (real or fer)[k // 2 % len(real or fer)] if k % 2 == 0 or not fer else fer[k // 2 % len(fer)]
+        for k in range(200)
+    ]
     order = [order[k] for k in rng.permutation(len(order))]
     if cols:  # a grid: one portrait per cell, faces about as large as the cells allow
         cw, ch = width / cols, height / rows
@@ -185,7 +202,9 @@ def make_scene(name: str, width: int, height: int, cols: int, rows: int, people:
             side = int(face_side * (1 + 2 * margin)) + 2
             x0, y0 = int(rng.uniform(0, width - side)), int(rng.uniform(0, height - side))
             region = (x0, y0, x0 + side, y0 + side)
-            if any(not (region[2] <= t[0] or t[2] <= region[0] or region[3] <= t[1] or t[3] <= region[1]) for t in taken):
+            if any(
+                not (region[2] <= t[0] or t[2] <= region[0] or region[3] <= t[1] or t[3] <= region[1]) for t in taken
+            ):
                 continue
             taken.append(region)
             truth.append(place(frame, order[len(truth)], face_side, region, margin, rng))
@@ -204,8 +223,12 @@ def pair(truth: list[Box], found: list[Box]) -> list[tuple[int, int]]:
     for i, t in enumerate(truth):
         for j, f in enumerate(found):
             tc, fc = (t.x + t.w / 2, t.y + t.h / 2), (f.x + f.w / 2, f.y + f.h / 2)
-            inside = t.x <= fc[0] <= t.x + t.w and t.y <= fc[1] <= t.y + t.h and \
-                f.x <= tc[0] <= f.x + f.w and f.y <= tc[1] <= f.y + f.h
+            inside = (
+                t.x <= fc[0] <= t.x + t.w
+                and t.y <= fc[1] <= t.y + t.h
+                and f.x <= tc[0] <= f.x + f.w
+                and f.y <= tc[1] <= f.y + f.h
+            )
             ratio = math.sqrt(f.w * f.h) / math.sqrt(t.w * t.h)
             if inside and 0.5 <= ratio <= 2.0:
                 score[i, j] = 1.0 + 1.0 / (1.0 + math.hypot(tc[0] - fc[0], tc[1] - fc[1]) / t.w)
@@ -244,8 +267,10 @@ class Tally:
         return {
             "frames": self.frames,
             "recall_40px_and_up": round(self.recall(), 4),
-            "by_face_width": {f"{lo}-{hi if hi < 10_000 else ''}": {"placed": p, "found": f}
-                              for (lo, hi), p, f in zip(SIZE_BINS, self.placed, self.found)},
+            "by_face_width": {
+                f"{lo}-{hi if hi < 10_000 else ''}": {"placed": p, "found": f}
+                for (lo, hi), p, f in zip(SIZE_BINS, self.placed, self.found)
+            },
             "false_detections": self.false,
             "ms_per_frame": {"median": round(float(np.median(self.ms)), 2), "mean": round(float(np.mean(self.ms)), 2)},
         }
@@ -276,8 +301,12 @@ def tally_frames(frames, finds: list[tuple[list[Box], float]]) -> dict:
         for kind, tally in ((True, real), (False, fer)):
             keep = [i for i, r in enumerate(is_real) if r == kind]
             tally.add([truth[i] for i in keep], [boxes[pairs[i]] for i in keep if i in pairs], ms)
-    return {"all": total.summary(), "real_photos": real.summary(), "fer2013_faces": fer.summary(),
-            "scenes": {k: v.summary() for k, v in per_scene.items()}}
+    return {
+        "all": total.summary(),
+        "real_photos": real.summary(),
+        "fer2013_faces": fer.summary(),
+        "scenes": {k: v.summary() for k, v in per_scene.items()},
+    }
 
 
 def draw_check(folder: Path, label: str, frames, finds) -> None:
@@ -289,8 +318,9 @@ def draw_check(folder: Path, label: str, frames, finds) -> None:
         for t in truth:
             cv2.rectangle(image, (int(t.x), int(t.y)), (int(t.x + t.w), int(t.y + t.h)), (0, 255, 0), 1)
         for j, b in enumerate(boxes):
-            cv2.rectangle(image, (int(b.x), int(b.y)), (int(b.x + b.w), int(b.y + b.h)), (0, 0, 255),
-                          1 if j in paired else 4)
+            cv2.rectangle(
+                image, (int(b.x), int(b.y)), (int(b.x + b.w), int(b.y + b.h)), (0, 0, 255), 1 if j in paired else 4
+            )
         cv2.imwrite(str(folder / f"{label}-{i:02d}-{name.replace(' ', '_')}.jpg"), image)
 
 
@@ -322,12 +352,18 @@ def run_fer(frames, fer_python: str, check_dir: Path | None = None) -> dict:
             cv2.imwrite(str(folder / "frame.png"), frame)
             keys.append(f"{i:03d}/frame.png")
         out = Path(tmp) / "fer.json"
-        cmd = [fer_python, str(Path(__file__).with_name("fer_detection_peer.py")), str(Path(tmp) / "frames"),
-               "--json", str(out)]
+        cmd = [
+            fer_python,
+            str(Path(__file__).with_name("fer_detection_peer.py")),
+            str(Path(tmp) / "frames"),
+            "--json",
+            str(out),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit(f"fer_detection_peer.py failed in {fer_python} (exit {done.returncode}):\n"
-                             f"{done.stderr[-2000:]}")
+            raise SystemExit(
+                f"fer_detection_peer.py failed in {fer_python} (exit {done.returncode}):\n{done.stderr[-2000:]}"
+            )
         peer = json.loads(out.read_text())
     finds = [([Box(*map(float, b)) for b in peer["frames"][key]["boxes"]], peer["frames"][key]["ms"]) for key in keys]
     if check_dir is not None:
@@ -335,14 +371,24 @@ def run_fer(frames, fer_python: str, check_dir: Path | None = None) -> dict:
     return {"version": peer["fer"], "detector": peer["detector"], **tally_frames(frames, finds)}
 
 
-def moving_frames(people, width: int, height: int, n_faces: int, side: float, count: int, speed: float,
-                  background: np.ndarray) -> list[tuple[np.ndarray, list[Box]]]:
+def moving_frames(
+    people, width: int, height: int, n_faces: int, side: float, count: int, speed: float, background: np.ndarray
+) -> list[tuple[np.ndarray, list[Box]]]:
     """A stream of real photographs' faces (mirrored every other one) on their own paths (up to `speed` px per
     frame), never overlapping."""
     people = [p for p in people if not p.name.startswith("fer_")] or people
-    people = [q for p in people for q in (p, Portrait(p.name + " mirrored", p.image[:, ::-1].copy(),
-                                                      Box(p.image.shape[1] - p.face.x - p.face.w, p.face.y,
-                                                          p.face.w, p.face.h)))]
+    people = [
+        q
+        for p in people
+        for q in (
+            p,
+            Portrait(
+                p.name + " mirrored",
+                p.image[:, ::-1].copy(),
+                Box(p.image.shape[1] - p.face.x - p.face.w, p.face.y, p.face.w, p.face.h),
+            ),
+        )
+    ]
     base = cover(background, width, height)
     cols = math.ceil(math.sqrt(n_faces * width / height))
     rows = math.ceil(n_faces / cols)
@@ -357,8 +403,11 @@ def moving_frames(people, width: int, height: int, n_faces: int, side: float, co
         x0, y0 = int(max(0, cx - s / 2)), int(max(0, cy - s / 2))
         crop = p.image[y0 : int(min(h, cy + s / 2)), x0 : int(min(w, cx + s / 2))]
         scale = side / p.face.w
-        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                          interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(
+            crop,
+            (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
         crops.append((crop, (p.face.x - x0) * scale, (p.face.y - y0) * scale, p.face.w * scale, p.face.h * scale))
     out = []
     for k in range(count):
@@ -423,12 +472,24 @@ def run_streams(people, modes: list[str], count: int, warmup: int) -> dict:
         finally:
             for finder in finders.values():
                 finder.close()
-        results[name] = {mode: {
-            "frames": len(ms[mode]), "frames_with_every_face": every[mode], "false_detections": false[mode],
-            "ms": {"median": round(float(np.median(ms[mode])), 2), "p95": round(float(np.percentile(ms[mode], 95)), 2),
-                   "mean": round(float(np.mean(ms[mode])), 2)},
-            "cpu_ms": {"median": round(float(np.median(cpu[mode])), 2), "mean": round(float(np.mean(cpu[mode])), 2)},
-            "detector_runs_per_frame": round(float(np.mean(calls[mode])), 2)} for mode in modes}
+        results[name] = {
+            mode: {
+                "frames": len(ms[mode]),
+                "frames_with_every_face": every[mode],
+                "false_detections": false[mode],
+                "ms": {
+                    "median": round(float(np.median(ms[mode])), 2),
+                    "p95": round(float(np.percentile(ms[mode], 95)), 2),
+                    "mean": round(float(np.mean(ms[mode])), 2),
+                },
+                "cpu_ms": {
+                    "median": round(float(np.median(cpu[mode])), 2),
+                    "mean": round(float(np.mean(cpu[mode])), 2),
+                },
+                "detector_runs_per_frame": round(float(np.mean(calls[mode])), 2),
+            }
+            for mode in modes
+        }
     return results
 
 
@@ -451,8 +512,11 @@ def run_reach(people) -> dict:
                         found = [d for d in detector.detect(canvas) if pair([box], [d.box])]
                         hits += bool(found)
                         scores += [found[0].score] if found else []
-                row[str(frac)] = {"found": hits, "of": 2 * len(real),
-                                  "mean_score": round(float(np.mean(scores)), 3) if scores else None}
+                row[str(frac)] = {
+                    "found": hits,
+                    "of": 2 * len(real),
+                    "mean_score": round(float(np.mean(scores)), 3) if scores else None,
+                }
             out[model] = row
     return out
 
@@ -503,14 +567,20 @@ def run_alignment(data: Path, limit: int, angles: list[int]) -> dict:
                     if result.faces:
                         detected += 1
                         best = max(result.faces, key=lambda f: f.score)
-                        right += labels[int(np.argmax(best.raw_probabilities))] == dataset.emotions[int(dataset.labels[i])]
+                        right += (
+                            labels[int(np.argmax(best.raw_probabilities))] == dataset.emotions[int(dataset.labels[i])]
+                        )
                 row["aligned" if align else "unaligned"] = {
-                    "accuracy": round(right / len(test), 4), "detected": round(detected / len(test), 4),
-                    "accuracy_of_detected": round(right / max(1, detected), 4)}
+                    "accuracy": round(right / len(test), 4),
+                    "detected": round(detected / len(test), 4),
+                    "accuracy_of_detected": round(right / max(1, detected), 4),
+                }
             out["angles"][str(angle)] = row
-            print(f"   pipeline {angle:+4d} deg: accuracy {row['unaligned']['accuracy']:.1%} unaligned, "
-                  f"{row['aligned']['accuracy']:.1%} aligned (faces detected {row['aligned']['detected']:.1%}; "
-                  f"of those {row['unaligned']['accuracy_of_detected']:.1%} / {row['aligned']['accuracy_of_detected']:.1%})")
+            print(
+                f"   pipeline {angle:+4d} deg: accuracy {row['unaligned']['accuracy']:.1%} unaligned, "
+                f"{row['aligned']['accuracy']:.1%} aligned (faces detected {row['aligned']['detected']:.1%}; "
+                f"of those {row['unaligned']['accuracy_of_detected']:.1%} / {row['aligned']['accuracy_of_detected']:.1%})"
+            )
     finally:
         for pipeline in pipelines.values():
             pipeline.close()
@@ -549,8 +619,10 @@ def cpu_info() -> dict:
 
 def print_tally(label: str, summary: dict) -> None:
     bins = "  ".join(f"{k}: {v['found']}/{v['placed']}" for k, v in summary["by_face_width"].items() if v["placed"])
-    print(f"   {label:<10} recall(>=40px) {summary['recall_40px_and_up']:6.1%}  false {summary['false_detections']:3d}  "
-          f"ms/frame median {summary['ms_per_frame']['median']:7.1f}   [{bins}]")
+    print(
+        f"   {label:<10} recall(>=40px) {summary['recall_40px_and_up']:6.1%}  false {summary['false_detections']:3d}  "
+        f"ms/frame median {summary['ms_per_frame']['median']:7.1f}   [{bins}]"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -561,7 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fer-python", metavar="PYTHON", help="interpreter of a venv with fer: compare with fer's finds")
     p.add_argument("--data", help="FER2013 CSV: also measure accuracy on rotated faces with and without alignment")
     p.add_argument("--align-faces", type=int, default=300, help="PublicTest faces for the alignment run (default: 300)")
-    p.add_argument("--align-angles", default="0,-15,15,-30,30", help="degrees to turn the faces by (default: %(default)s)")
+    p.add_argument(
+        "--align-angles", default="0,-15,15,-30,30", help="degrees to turn the faces by (default: %(default)s)"
+    )
     p.add_argument("--skip", default="", help="comma-separated parts to skip: stills, streams, reach")
     p.add_argument("--check-dir", help="write each still frame with placed faces and detections drawn here")
     p.add_argument("--json", help="write the figures here (e.g. benchmarks/results/detection.json)")
@@ -577,13 +651,19 @@ def main(argv: list[str] | None = None) -> int:
     skip = set(filter(None, args.skip.split(",")))
 
     info = cpu_info()
-    print(f"CPU: {info.get('cpu', '?')}, {info['cores']} cores, SIMD {' '.join(info['simd']) or 'none listed'}, "
-          f"load average {info.get('load_average', '?')}")
+    print(
+        f"CPU: {info.get('cpu', '?')}, {info['cores']} cores, SIMD {' '.join(info['simd']) or 'none listed'}, "
+        f"load average {info.get('load_average', '?')}"
+    )
     with FaceDetector("short") as detector:
         people = portraits(detector)
     print(f"portraits: {', '.join(p.name for p in people)}")
-    report: dict = {"system": info, "portraits": [p.name for p in people], "size_bins": SIZE_BINS,
-                    "goal": {"recall_40px_and_up": GOAL_RECALL}}
+    report: dict = {
+        "system": info,
+        "portraits": [p.name for p in people],
+        "size_bins": SIZE_BINS,
+        "goal": {"recall_40px_and_up": GOAL_RECALL},
+    }
 
     if "stills" not in skip:
         frames = still_frames(people, args.seeds)
@@ -597,8 +677,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}:")
             for mode, r in report["stills"].items():
                 print_tally(mode, r["scenes"][name])
-        for part, what in (("all", "all faces"), ("real_photos", "faces from real photographs (the goal)"),
-                           ("fer2013_faces", "FER2013 demo faces (blurry 48x48 crops enlarged)")):
+        for part, what in (
+            ("all", "all faces"),
+            ("real_photos", "faces from real photographs (the goal)"),
+            ("fer2013_faces", "FER2013 demo faces (blurry 48x48 crops enlarged)"),
+        ):
             print(f"  {what}:")
             for mode, r in report["stills"].items():
                 print_tally(mode, r[part])
@@ -606,10 +689,13 @@ def main(argv: list[str] | None = None) -> int:
             fer_all = report["stills"]["fer"]["all"]
             for mode in modes:
                 ours = report["stills"][mode]["all"]
-                more = sum(v["found"] for v in ours["by_face_width"].values()) - \
-                    sum(v["found"] for v in fer_all["by_face_width"].values())
-                print(f"  {mode}: {more:+d} faces found vs fer, false detections {ours['false_detections']} vs "
-                      f"{fer_all['false_detections']}")
+                more = sum(v["found"] for v in ours["by_face_width"].values()) - sum(
+                    v["found"] for v in fer_all["by_face_width"].values()
+                )
+                print(
+                    f"  {mode}: {more:+d} faces found vs fer, false detections {ours['false_detections']} vs "
+                    f"{fer_all['false_detections']}"
+                )
 
     if "streams" not in skip:
         print(f"\n== moving faces, {args.stream_frames} frames at 30 frames/s after 10 warm-up frames")
@@ -617,10 +703,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, by_mode in report["streams"].items():
             print(f"  {name}:")
             for mode, r in by_mode.items():
-                print(f"   {mode:<6} every face on {r['frames_with_every_face']}/{r['frames']} frames, false "
-                      f"{r['false_detections']}, ms median {r['ms']['median']:.2f} p95 {r['ms']['p95']:.2f} mean "
-                      f"{r['ms']['mean']:.2f}, cpu ms median {r['cpu_ms']['median']:.2f} mean {r['cpu_ms']['mean']:.2f}, "
-                      f"detector runs/frame {r['detector_runs_per_frame']}")
+                print(
+                    f"   {mode:<6} every face on {r['frames_with_every_face']}/{r['frames']} frames, false "
+                    f"{r['false_detections']}, ms median {r['ms']['median']:.2f} p95 {r['ms']['p95']:.2f} mean "
+                    f"{r['ms']['mean']:.2f}, cpu ms median {r['cpu_ms']['median']:.2f} mean {r['cpu_ms']['mean']:.2f}, "
+                    f"detector runs/frame {r['detector_runs_per_frame']}"
+                )
 
     if "reach" not in skip:
         print("\n== reach: real faces found by face size (fraction of the image's side)")

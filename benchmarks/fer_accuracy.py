@@ -54,9 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         tp = float(((p_ == k) & (y == k)).sum())
         precision = tp / max(1.0, float((p_ == k).sum()))
         f1s.append(0.0 if tp == 0 else 2 * precision * recall[EMOTIONS[k]] / (precision + recall[EMOTIONS[k]]))
-    report = {"model": f"fer {version('fer')} (bundled emotion_model.hdf5)", "usage": args.usage, "n": len(y),
-              "accuracy": float((p_ == y).mean()), "macro_f1": float(np.mean(f1s)), "per_class_recall": recall,
-              "unclassified": int((p_ < 0).sum())}
+    report = {
+        "model": f"fer {version('fer')} (bundled emotion_model.hdf5)",
+        "usage": args.usage,
+        "n": len(y),
+        "accuracy": float((p_ == y).mean()),
+        "macro_f1": float(np.mean(f1s)),
+        "per_class_recall": recall,
+        "unclassified": int((p_ < 0).sum()),
+    }
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"fer on {args.usage}: {len(y)} faces, accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}")
     return 0

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             found = detector.detect_emotions(frame)
             ms = (time.perf_counter() - t0) * 1000.0
             report["frames"][f"{scene.name}/{path.name}"] = {
-                "ms": round(ms, 3), "boxes": [[int(v) for v in face["box"]] for face in found]}
+                "ms": round(ms, 3),
+                "boxes": [[int(v) for v in face["box"]] for face in found],
+            }
     Path(args.json).write_text(json.dumps(report) + "\n")
     return 0
 

@@ -25,8 +25,11 @@ def stats(values_ms: list[float]) -> dict[str, float]:
     import numpy as np
 
     a = np.asarray(values_ms, dtype=np.float64)
-    return {"median_ms": round(float(np.median(a)), 3), "p95_ms": round(float(np.percentile(a, 95)), 3),
-            "mean_ms": round(float(a.mean()), 3)}
+    return {
+        "median_ms": round(float(np.median(a)), 3),
+        "p95_ms": round(float(np.percentile(a, 95)), 3),
+        "mean_ms": round(float(a.mean()), 3),
+    }
 
 
 def time_detect_emotions(detector, frames: list, warmup: int) -> dict:
@@ -43,8 +46,11 @@ def time_detect_emotions(detector, frames: list, warmup: int) -> dict:
         wall.append((time.perf_counter() - t0) * 1000.0)
         counts.append(len(found))
     elapsed = time.perf_counter() - start
-    return {"end_to_end": stats(wall), "fps": round(len(frames) / elapsed, 2),
-            "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3)}}
+    return {
+        "end_to_end": stats(wall),
+        "fps": round(len(frames) / elapsed, 2),
+        "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,9 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     if not scenes:
         p.error(f"no scene folders in {args.frames_dir}; run benchmarks/pipeline.py --save-frames first")
     detector = FER()
-    report: dict = {"fer": version("fer"), "tensorflow": version("tensorflow"), "opencv": cv2.__version__,
-                    "python": platform.python_version(), "detector": "haar (FER default)",
-                    "load_average": [round(x, 2) for x in os.getloadavg()], "scenes": {}}
+    report: dict = {
+        "fer": version("fer"),
+        "tensorflow": version("tensorflow"),
+        "opencv": cv2.__version__,
+        "python": platform.python_version(),
+        "detector": "haar (FER default)",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "scenes": {},
+    }
     for scene in scenes:
         paths = sorted(scene.glob("*.png"))
         if args.limit:
@@ -74,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         frames = [cv2.imread(str(path)) for path in paths]
         result = {"frames": len(frames), **time_detect_emotions(detector, frames, args.warmup)}
         report["scenes"][scene.name] = result
-        print(f"{scene.name}: {len(frames)} frames, median {result['end_to_end']['median_ms']:.2f} ms, "
-              f"p95 {result['end_to_end']['p95_ms']:.2f} ms, {result['fps']:.1f} frames/s, "
-              f"faces found mean {result['faces_found']['mean']}")
+        print(
+            f"{scene.name}: {len(frames)} frames, median {result['end_to_end']['median_ms']:.2f} ms, "
+            f"p95 {result['end_to_end']['p95_ms']:.2f} ms, {result['fps']:.1f} frames/s, "
+            f"faces found mean {result['faces_found']['mean']}"
+        )
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 

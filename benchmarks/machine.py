@@ -50,8 +50,13 @@ def cpu_info() -> dict:
                     model = value.strip()
         except OSError:
             pass
-    info = {"cpu": model or platform.processor() or platform.machine(), "architecture": platform.machine(),
-            "cores": os.cpu_count(), "simd": [f for f in SIMD_FLAGS if f in flags], "python": platform.python_version()}
+    info = {
+        "cpu": model or platform.processor() or platform.machine(),
+        "architecture": platform.machine(),
+        "cores": os.cpu_count(),
+        "simd": [f for f in SIMD_FLAGS if f in flags],
+        "python": platform.python_version(),
+    }
     try:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
@@ -79,5 +84,7 @@ def isa_class(info: dict) -> str:
 def describe(info: dict) -> str:
     load = info.get("load_average")
     busy = f", load average {' '.join(map(str, load))}" if load else ""
-    return (f"CPU: {info['cpu']} ({info['cores']} cores, {isa_class(info)}; "
-            f"{' '.join(info['simd']) or 'no SIMD flags listed'}){busy}")
+    return (
+        f"CPU: {info['cpu']} ({info['cores']} cores, {isa_class(info)}; "
+        f"{' '.join(info['simd']) or 'no SIMD flags listed'}){busy}"
+    )

@@ -69,8 +69,10 @@ def _layout(n_faces: int, t: float, width: int, height: int) -> list[tuple[float
         raise ValueError("at most 5 faces fit this layout")
     # Sides of 150-166 px: the short-range BlazeFace model misses some upscaled FER2013 faces below ~135 px.
     slots = [(100, 110), (320, 110), (540, 110), (210, 355), (430, 355)][:n_faces]
-    return [(cx + 12 * math.sin(1.1 * t + i), cy + 10 * math.sin(0.8 * t + 2 * i), int(158 + 8 * math.sin(t + i)))
-            for i, (cx, cy) in enumerate(slots)]
+    return [
+        (cx + 12 * math.sin(1.1 * t + i), cy + 10 * math.sin(0.8 * t + 2 * i), int(158 + 8 * math.sin(t + i)))
+        for i, (cx, cy) in enumerate(slots)
+    ]
 
 
 def make_frames(n_faces: int, count: int, fps: float = 30.0) -> list[np.ndarray]:
@@ -122,8 +124,12 @@ def time_pipeline(pipeline: EmotionPipeline, frames: list[np.ndarray], warmup: i
     return {
         "frames": len(frames),
         "faces_expected": expected,
-        "faces_found": {"min": int(min(counts)), "max": int(max(counts)), "mean": round(float(np.mean(counts)), 3),
-                        "frames_with_expected": int(sum(c == expected for c in counts))},
+        "faces_found": {
+            "min": int(min(counts)),
+            "max": int(max(counts)),
+            "mean": round(float(np.mean(counts)), 3),
+            "frames_with_expected": int(sum(c == expected for c in counts)),
+        },
         "stages": {s: stats(v) for s, v in stages.items()},
         "fer_equivalent": stats([sum(stages[s][i] for s in FER_EQUIVALENT) for i in range(len(frames))]),
         "end_to_end": stats(wall),
@@ -139,8 +145,10 @@ def load_fer():
     try:
         from fer.fer import FER  # `from fer import FER` is broken in fer 25.10.3
     except Exception as exc:  # ImportError, or a broken install failing on its own imports
-        print(f"note: fer not importable here ({type(exc).__name__}: {exc}); no in-process comparison "
-              "(see --fer-python and --peer-json)")
+        print(
+            f"note: fer not importable here ({type(exc).__name__}: {exc}); no in-process comparison "
+            "(see --fer-python and --peer-json)"
+        )
         return None
     return FER
 
@@ -161,8 +169,15 @@ def time_fer_subprocess(fer_python: str, scene: str, frames: list[np.ndarray], w
     with tempfile.TemporaryDirectory(prefix="ferdesk-bench-") as tmp:
         save_frames(frames, Path(tmp) / "frames" / scene)
         out = Path(tmp) / "fer.json"
-        cmd = [fer_python, str(Path(__file__).with_name("fer_peer.py")), str(Path(tmp) / "frames"),
-               "--warmup", str(warmup), "--json", str(out)]
+        cmd = [
+            fer_python,
+            str(Path(__file__).with_name("fer_peer.py")),
+            str(Path(tmp) / "frames"),
+            "--warmup",
+            str(warmup),
+            "--json",
+            str(out),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"fer_peer.py failed in {fer_python} (exit {done.returncode}):\n{done.stderr[-2000:]}")
@@ -179,17 +194,25 @@ def fer_versions(fer_report: dict) -> dict:
 
 def print_table(scene: str, r: dict) -> None:
     f = r["faces_found"]
-    print(f"\n== {scene}: 640x480, {r['frames']} frames; faces found per frame min {f['min']} / max {f['max']} / "
-          f"mean {f['mean']} (expected {r['faces_expected']}; {f['frames_with_expected']} frames exact)")
+    print(
+        f"\n== {scene}: 640x480, {r['frames']} frames; faces found per frame min {f['min']} / max {f['max']} / "
+        f"mean {f['mean']} (expected {r['faces_expected']}; {f['frames_with_expected']} frames exact)"
+    )
     print(f"   {'stage':<12}{'median ms':>11}{'p95 ms':>10}")
     for s in STAGES:
         print(f"   {s:<12}{r['stages'][s]['median_ms']:>11.2f}{r['stages'][s]['p95_ms']:>10.2f}")
-    print(f"   {'fer-like':<12}{r['fer_equivalent']['median_ms']:>11.2f}{r['fer_equivalent']['p95_ms']:>10.2f}"
-          f"   ({'+'.join(FER_EQUIVALENT)}: the work fer's detect_emotions does)")
-    print(f"   {'end-to-end':<12}{r['end_to_end']['median_ms']:>11.2f}{r['end_to_end']['p95_ms']:>10.2f}"
-          f"   -> {r['fps']:.1f} frames/s")
-    print(f"   {'cpu time':<12}{r['cpu_per_frame']['median_ms']:>11.2f}{r['cpu_per_frame']['p95_ms']:>10.2f}"
-          "   (process CPU, all threads)")
+    print(
+        f"   {'fer-like':<12}{r['fer_equivalent']['median_ms']:>11.2f}{r['fer_equivalent']['p95_ms']:>10.2f}"
+        f"   ({'+'.join(FER_EQUIVALENT)}: the work fer's detect_emotions does)"
+    )
+    print(
+        f"   {'end-to-end':<12}{r['end_to_end']['median_ms']:>11.2f}{r['end_to_end']['p95_ms']:>10.2f}"
+        f"   -> {r['fps']:.1f} frames/s"
+    )
+    print(
+        f"   {'cpu time':<12}{r['cpu_per_frame']['median_ms']:>11.2f}{r['cpu_per_frame']['p95_ms']:>10.2f}"
+        "   (process CPU, all threads)"
+    )
     print(f"   detector runs per frame: {r['detector_runs_per_frame']:.2f}")
 
 
@@ -198,10 +221,14 @@ def compare(scene: str, ours: dict, fer: dict, origin: str) -> dict:
     ratio = fer["end_to_end"]["median_ms"] / ours["end_to_end"]["median_ms"]
     same_work = fer["end_to_end"]["median_ms"] / ours["fer_equivalent"]["median_ms"]
     f = fer.get("faces_found", {})
-    print(f"   fer ({origin}): median {fer['end_to_end']['median_ms']:.2f} ms, p95 {fer['end_to_end']['p95_ms']:.2f} ms, "
-          f"{fer['fps']:.1f} frames/s, faces found mean {f.get('mean', '?')}")
-    print(f"   -> ferdesk is {ratio:.1f}x faster end to end (tracking and overlay included), {same_work:.1f}x on the "
-          f"same work (median; target >= {TARGET_SPEEDUP:g}x)")
+    print(
+        f"   fer ({origin}): median {fer['end_to_end']['median_ms']:.2f} ms, p95 {fer['end_to_end']['p95_ms']:.2f} ms, "
+        f"{fer['fps']:.1f} frames/s, faces found mean {f.get('mean', '?')}"
+    )
+    print(
+        f"   -> ferdesk is {ratio:.1f}x faster end to end (tracking and overlay included), {same_work:.1f}x on the "
+        f"same work (median; target >= {TARGET_SPEEDUP:g}x)"
+    )
     return {"origin": origin, **fer, "speedup_median": round(ratio, 2), "speedup_same_work_median": round(same_work, 2)}
 
 
@@ -223,18 +250,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=str(DEFAULT_MODEL), help=f"model folder (default: {DEFAULT_MODEL})")
     p.add_argument("--frames", type=int, default=300, help="timed frames per scene (default: 300)")
     p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default: 20)")
-    p.add_argument("--no-flip-average", action="store_true",
-                   help="classify each face once even if the model card asks for flip averaging (shows its cost)")
-    p.add_argument("--detector", default="auto", choices=list(DETECTOR_MODES),
-                   help="where the detector looks (ferdesk.detect.DETECTOR_MODES; default: auto, as the app)")
-    p.add_argument("--max-hold", type=int, default=None, metavar="N",
-                   help="auto mode: at most N frames in a row without a detector while faces stand still "
-                        "(default: the app's; 0: a detector on every frame, as before 2026-11-30)")
+    p.add_argument(
+        "--no-flip-average",
+        action="store_true",
+        help="classify each face once even if the model card asks for flip averaging (shows its cost)",
+    )
+    p.add_argument(
+        "--detector",
+        default="auto",
+        choices=list(DETECTOR_MODES),
+        help="where the detector looks (ferdesk.detect.DETECTOR_MODES; default: auto, as the app)",
+    )
+    p.add_argument(
+        "--max-hold",
+        type=int,
+        default=None,
+        metavar="N",
+        help="auto mode: at most N frames in a row without a detector while faces stand still "
+        "(default: the app's; 0: a detector on every frame, as before 2026-11-30)",
+    )
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--save-frames", metavar="DIR", help="also write each scene's frames as PNGs to DIR/<scene>/")
     p.add_argument("--peer-json", metavar="FILE", help="fer figures from benchmarks/fer_peer.py to compare with")
-    p.add_argument("--fer-python", metavar="PYTHON",
-                   help="interpreter of a venv with fer installed: time fer there on each scene right after ferdesk")
+    p.add_argument(
+        "--fer-python",
+        metavar="PYTHON",
+        help="interpreter of a venv with fer installed: time fer there on each scene right after ferdesk",
+    )
     args = p.parse_args(argv)
     if args.frames < 1 or args.warmup < 0:
         p.error("--frames must be >= 1 and --warmup >= 0")
@@ -254,9 +296,14 @@ def main(argv: list[str] | None = None) -> int:
 
     info = system_info()
     print(describe(info))
-    report: dict = {"system": info, "model": args.model, "frame_size": list(SIZE), "warmup": args.warmup,
-                    "targets": {"end_to_end_median_ms_1face": TARGET_MEDIAN_MS, "speedup_vs_fer": TARGET_SPEEDUP},
-                    "scenes": {}}
+    report: dict = {
+        "system": info,
+        "model": args.model,
+        "frame_size": list(SIZE),
+        "warmup": args.warmup,
+        "targets": {"end_to_end_median_ms_1face": TARGET_MEDIAN_MS, "speedup_vs_fer": TARGET_SPEEDUP},
+        "scenes": {},
+    }
     fer_class = load_fer()
     with EmotionPipeline(args.model, detector_mode=args.detector) as pipeline:
         if args.max_hold is not None:
@@ -267,13 +314,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_flip_average:
             pipeline.classifier.flip_average = False
         flip = pipeline.classifier.flip_average
-        print(f"model: {card.name} ({card.architecture}, {len(card.labels)} labels) from {args.model}; "
-              f"flip averaging {'on (2 passes per face)' if flip else 'off'}")
+        print(
+            f"model: {card.name} ({card.architecture}, {len(card.labels)} labels) from {args.model}; "
+            f"flip averaging {'on (2 passes per face)' if flip else 'off'}"
+        )
         report["model_name"] = card.name
         report["flip_average"] = flip
         report["model_cost"] = cost = model_cost(args.model)
-        print(f"classifier cost per face: {cost['multiply_adds_per_pass'] * (2 if flip else 1) / 1e6:.0f}M multiply-adds, "
-              f"{cost['parameters'] / 1e6:.2f}M parameters")
+        print(
+            f"classifier cost per face: {cost['multiply_adds_per_pass'] * (2 if flip else 1) / 1e6:.0f}M multiply-adds, "
+            f"{cost['parameters'] / 1e6:.2f}M parameters"
+        )
         for scene, n_faces in SCENES.items():
             frames = make_frames(n_faces, args.frames)
             if args.save_frames:
@@ -288,21 +339,29 @@ def main(argv: list[str] | None = None) -> int:
             elif args.fer_python:
                 fer_run = time_fer_subprocess(args.fer_python, scene, frames, min(args.warmup, 5))
                 report["peer"] = fer_versions(fer_run)
-                result["fer"] = compare(scene, result, fer_run["scenes"][scene], f"fer {fer_run.get('fer', '?')}, just after")
+                result["fer"] = compare(
+                    scene, result, fer_run["scenes"][scene], f"fer {fer_run.get('fer', '?')}, just after"
+                )
             elif peer is not None and scene in peer.get("scenes", {}):
-                result["fer"] = compare(scene, result, peer["scenes"][scene], f"fer_peer.py, fer {peer.get('fer', '?')}")
+                result["fer"] = compare(
+                    scene, result, peer["scenes"][scene], f"fer_peer.py, fer {peer.get('fer', '?')}"
+                )
             report["scenes"][scene] = result
     if peer is not None:
         report["peer"] = fer_versions(peer)
 
     one = report["scenes"]["1face"]
     verdict = one["end_to_end"]["median_ms"] <= TARGET_MEDIAN_MS
-    print(f"\ntarget: 1-face end-to-end median <= {TARGET_MEDIAN_MS:g} ms: "
-          f"{'met' if verdict else 'MISSED'} ({one['end_to_end']['median_ms']:.2f} ms)")
+    print(
+        f"\ntarget: 1-face end-to-end median <= {TARGET_MEDIAN_MS:g} ms: "
+        f"{'met' if verdict else 'MISSED'} ({one['end_to_end']['median_ms']:.2f} ms)"
+    )
     if "fer" in one:
         for key, what in (("speedup_median", "end to end"), ("speedup_same_work_median", "on the same work")):
-            print(f"target: >= {TARGET_SPEEDUP:g}x faster than fer with 1 face, {what}: "
-                  f"{'met' if one['fer'][key] >= TARGET_SPEEDUP else 'MISSED'} ({one['fer'][key]:.1f}x)")
+            print(
+                f"target: >= {TARGET_SPEEDUP:g}x faster than fer with 1 face, {what}: "
+                f"{'met' if one['fer'][key] >= TARGET_SPEEDUP else 'MISSED'} ({one['fer'][key]:.1f}x)"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         print(f"figures written to {args.json}")

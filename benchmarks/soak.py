@@ -66,13 +66,23 @@ def soak(minutes: float, warmup_min: float, interval_s: float, model: str | None
     def sample() -> None:
         log = window.session_log
         worker = getattr(window, "worker", None)
-        samples.append({"t_s": round(time.monotonic() - start, 2), "rss_mb": round(rss_mb(), 2),
-                        "frames": getattr(worker, "frames_processed", None), "log_frames": len(log),
-                        "log_faces": log.face_count, "log_mb": round(log.nbytes / 1e6, 4)})
+        samples.append(
+            {
+                "t_s": round(time.monotonic() - start, 2),
+                "rss_mb": round(rss_mb(), 2),
+                "frames": getattr(worker, "frames_processed", None),
+                "log_frames": len(log),
+                "log_faces": log.face_count,
+                "log_mb": round(log.nbytes / 1e6, 4),
+            }
+        )
         if len(samples) % max(1, round(60 / interval_s)) == 0:
             s = samples[-1]
-            print(f"{s['t_s'] / 60:5.1f} min: RSS {s['rss_mb']:.1f} MB, {s['frames']} frames, "
-                  f"{s['log_faces']} faces logged ({s['log_mb']:.2f} MB)", flush=True)
+            print(
+                f"{s['t_s'] / 60:5.1f} min: RSS {s['rss_mb']:.1f} MB, {s['frames']} frames, "
+                f"{s['log_faces']} faces logged ({s['log_mb']:.2f} MB)",
+                flush=True,
+            )
 
     timer = QTimer()
     timer.timeout.connect(sample)
@@ -86,13 +96,16 @@ def soak(minutes: float, warmup_min: float, interval_s: float, model: str | None
     elapsed_min = last["t_s"] / 60.0
     slope = slope_per_minute(samples, "rss_mb", warmup_s)
     return {
-        "minutes": round(elapsed_min, 2), "warmup_minutes": warmup_min, "interval_s": interval_s,
+        "minutes": round(elapsed_min, 2),
+        "warmup_minutes": warmup_min,
+        "interval_s": interval_s,
         "rss_slope_mb_per_min": None if slope is None else round(slope, 4),
         "log_slope_mb_per_min": slope_per_minute(samples, "log_mb", warmup_s),
         "rss_mb_after_warmup": next((s["rss_mb"] for s in samples if s["t_s"] >= warmup_s), None),
         "rss_mb_end": last["rss_mb"],
         "frames_per_second": round(last["frames"] / last["t_s"], 2) if last["frames"] else None,
-        "face_rows": last["log_faces"], "log_frames": last["log_frames"],
+        "face_rows": last["log_faces"],
+        "log_frames": last["log_frames"],
         "log_bytes_per_face": round(last["log_mb"] * 1e6 / last["log_faces"], 1) if last["log_faces"] else None,
         "goal_mb_per_min": GOAL_MB_PER_MIN,
         "within_goal": slope is not None and slope < GOAL_MB_PER_MIN,
@@ -103,8 +116,12 @@ def soak(minutes: float, warmup_min: float, interval_s: float, model: str | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0, help="how long the app runs (default: 10)")
-    p.add_argument("--warmup-min", type=float, default=2.0,
-                   help="minutes left out of the fit: model loading, caches, allocator pools (default: 2)")
+    p.add_argument(
+        "--warmup-min",
+        type=float,
+        default=2.0,
+        help="minutes left out of the fit: model loading, caches, allocator pools (default: 2)",
+    )
     p.add_argument("--interval-s", type=float, default=5.0, help="seconds between RSS samples (default: 5)")
     p.add_argument("--model", help="model folder (default: the app's default model)")
     p.add_argument("--json", help="write the figures and every sample here")
@@ -114,13 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     machine = cpu_info()
     print(describe(machine), flush=True)
     result = soak(args.minutes, args.warmup_min, args.interval_s, args.model)
-    result = {"command": shlex.join(["python", "benchmarks/soak.py", *(sys.argv[1:] if argv is None else argv)]),
-              "machine": machine, **result}
+    result = {
+        "command": shlex.join(["python", "benchmarks/soak.py", *(sys.argv[1:] if argv is None else argv)]),
+        "machine": machine,
+        **result,
+    }
     slope = result["rss_slope_mb_per_min"]
-    print(f"RSS {result['rss_mb_after_warmup']} MB after {args.warmup_min:g} min warm-up, {result['rss_mb_end']} MB "
-          f"after {result['minutes']:g} min: slope {slope if slope is None else f'{slope:+.3f}'} MB/min "
-          f"(goal < {GOAL_MB_PER_MIN}); {result['frames_per_second']} frames/s, {result['face_rows']} face rows "
-          f"logged, {result['log_bytes_per_face']} bytes each")
+    print(
+        f"RSS {result['rss_mb_after_warmup']} MB after {args.warmup_min:g} min warm-up, {result['rss_mb_end']} MB "
+        f"after {result['minutes']:g} min: slope {slope if slope is None else f'{slope:+.3f}'} MB/min "
+        f"(goal < {GOAL_MB_PER_MIN}); {result['frames_per_second']} frames/s, {result['face_rows']} face rows "
+        f"logged, {result['log_bytes_per_face']} bytes each"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -83,22 +83,50 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ferdesk-engines-") as tmp:
         data = Path(tmp) / "faces.csv"
         faces = subset_csv(Path(args.data), args.emotions.split(","), args.per_class, data)
-        base = [sys.executable, "-m", "training", "--data", str(data), "--emotions", args.emotions, "--models",
-                args.models, "--folds", str(args.folds), "--epochs", str(args.epochs), "--patience",
-                str(args.epochs), "--progress", "json"]
-        engines = [("in-process", [])] + [(f"ray local, {n} CPU{'s' if n != '1' else ''}",
-                                           ["--engine", "ray", "--ray-cpus", n, "--cpus-per-fit", "1"])
-                                          for n in args.ray_cpus.split(",")]
+        base = [
+            sys.executable,
+            "-m",
+            "training",
+            "--data",
+            str(data),
+            "--emotions",
+            args.emotions,
+            "--models",
+            args.models,
+            "--folds",
+            str(args.folds),
+            "--epochs",
+            str(args.epochs),
+            "--patience",
+            str(args.epochs),
+            "--progress",
+            "json",
+        ]
+        engines = [("in-process", [])] + [
+            (
+                f"ray local, {n} CPU{'s' if n != '1' else ''}",
+                ["--engine", "ray", "--ray-cpus", n, "--cpus-per-fit", "1"],
+            )
+            for n in args.ray_cpus.split(",")
+        ]
         runs = []
         for name, extra in engines:
             figures = timed_run([*base, *extra, "--out", str(Path(tmp) / name.replace(" ", "-").replace(",", ""))])
             figures["fits_per_hour"] = round(figures["fits"] / figures["wall_s"] * 3600)
             runs.append({"engine": name, "flags": extra, **figures})
-            print(f"{name:<22} wall {figures['wall_s']:7.1f} s  fitting {figures['fitting_s']:7.1f} s  "
-                  f"{figures['fits']} fits  {figures['fits_per_hour']:6d} fits/hour", flush=True)
-    result = {"benchmark": "training_engines", "machine": info, "command": " ".join(["python", *sys.argv]),
-              "faces": faces, "setup": {k: v for k, v in vars(args).items() if k not in ("data", "json")},
-              "runs": runs}
+            print(
+                f"{name:<22} wall {figures['wall_s']:7.1f} s  fitting {figures['fitting_s']:7.1f} s  "
+                f"{figures['fits']} fits  {figures['fits_per_hour']:6d} fits/hour",
+                flush=True,
+            )
+    result = {
+        "benchmark": "training_engines",
+        "machine": info,
+        "command": " ".join(["python", *sys.argv]),
+        "faces": faces,
+        "setup": {k: v for k, v in vars(args).items() if k not in ("data", "json")},
+        "runs": runs,
+    }
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -67,25 +67,51 @@ def build_parser() -> argparse.ArgumentParser:
         "and logged. Outputs appear only when the whole input was processed.",
     )
     p.add_argument("input", help="video file (.mp4, .avi, ...), image file, or folder of images")
-    p.add_argument("--out", help="annotated output: OUT.mp4 (mp4v) or OUT.avi (MJPG) for a video; "
-                   "an image file (OUT.png, OUT.jpg, ...) for an image; a folder for images "
-                   "(annotated PNGs with the same file names)")
+    p.add_argument(
+        "--out",
+        help="annotated output: OUT.mp4 (mp4v) or OUT.avi (MJPG) for a video; "
+        "an image file (OUT.png, OUT.jpg, ...) for an image; a folder for images "
+        "(annotated PNGs with the same file names)",
+    )
     p.add_argument("--csv", help="per-frame, per-face CSV log")
     p.add_argument("--json", help="per-frame JSON log (frames without faces included)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help=f"model folder (default: {DEFAULT_MODEL})")
-    p.add_argument("--every", type=int_at_least(1), default=1, metavar="N",
-                   help="analyse frames 0, N, 2N, ... only; only those are annotated, written and logged "
-                   "(default: 1: every frame)")
-    p.add_argument("--min-confidence", type=float_in(0.0, 1.0), default=MIN_CONFIDENCE, metavar="X",
-                   help=f"face-detector score threshold in [0, 1] (default: {MIN_CONFIDENCE})")
-    p.add_argument("--smoothing", type=float_in(0.0, 1.0, low_open=True), default=SMOOTHING, metavar="A",
-                   help=f"weight of the newest probabilities per track, in (0, 1]; 1 = no smoothing (default: {SMOOTHING})")
-    p.add_argument("--detector", choices=list(DETECTOR_MODES), default="auto",
-                   help="where to look for faces: " + "; ".join(f"{k}: {v}" for k, v in DETECTOR_MODES.items())
-                   + " (default: auto)")
-    p.add_argument("--sequence", action="store_true",
-                   help="treat an image folder as consecutive frames (track and smooth across images); "
-                   "by default each image is analysed on its own")
+    p.add_argument(
+        "--every",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="analyse frames 0, N, 2N, ... only; only those are annotated, written and logged "
+        "(default: 1: every frame)",
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=float_in(0.0, 1.0),
+        default=MIN_CONFIDENCE,
+        metavar="X",
+        help=f"face-detector score threshold in [0, 1] (default: {MIN_CONFIDENCE})",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float_in(0.0, 1.0, low_open=True),
+        default=SMOOTHING,
+        metavar="A",
+        help=f"weight of the newest probabilities per track, in (0, 1]; 1 = no smoothing (default: {SMOOTHING})",
+    )
+    p.add_argument(
+        "--detector",
+        choices=list(DETECTOR_MODES),
+        default="auto",
+        help="where to look for faces: "
+        + "; ".join(f"{k}: {v}" for k, v in DETECTOR_MODES.items())
+        + " (default: auto)",
+    )
+    p.add_argument(
+        "--sequence",
+        action="store_true",
+        help="treat an image folder as consecutive frames (track and smooth across images); "
+        "by default each image is analysed on its own",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -200,8 +226,10 @@ class LogStreams:
 
         self._streams: list[tuple[object, TextIO, Path]] = []  # (writer, file, final path)
         self._json = None
-        for final, make, newline in ((csv_path, lambda h: CsvLogWriter(h, labels, file_column=True), ""),
-                                     (json_path, lambda h: JsonLogWriter(h, {**head, "labels": labels}), None)):
+        for final, make, newline in (
+            (csv_path, lambda h: CsvLogWriter(h, labels, file_column=True), ""),
+            (json_path, lambda h: JsonLogWriter(h, {**head, "labels": labels}), None),
+        ):
             if final is None:
                 continue
             partial = outputs.create(final)
@@ -261,8 +289,9 @@ def _progress(total: int | None, disable: bool):
     from tqdm import tqdm
 
     # disable=None: only on a terminal, so logs and pipes stay clean.
-    return tqdm(total=total, unit="frame", file=sys.stderr, disable=True if disable else None,
-                dynamic_ncols=True, leave=False)
+    return tqdm(
+        total=total, unit="frame", file=sys.stderr, disable=True if disable else None, dynamic_ncols=True, leave=False
+    )
 
 
 def _load_pipeline(model: Path, min_confidence: float, smoothing: float, detector_mode: str = "auto"):
@@ -272,8 +301,11 @@ def _load_pipeline(model: Path, min_confidence: float, smoothing: float, detecto
     resolved(model, "--model")
     if not model.exists():
         default = model.resolve() == DEFAULT_MODEL.resolve()
-        hint = ("train one with ferdesk-train and copy it there, or pass --model DIR" if default
-                else "pass --model with a model folder (card.json + model.tflite)")
+        hint = (
+            "train one with ferdesk-train and copy it there, or pass --model DIR"
+            if default
+            else "pass --model with a model folder (card.json + model.tflite)"
+        )
         raise AnnotateError(f"model folder not found: {model}{' (the default model)' if default else ''}; {hint}")
     try:
         with ctrl_c_held():  # MediaPipe and LiteRT load here
@@ -314,14 +346,17 @@ def annotate(args: argparse.Namespace) -> str:
                     _check_output_file(out, "--out")
                     out_image = out
                 elif image_suffix:
-                    raise AnnotateError(f"--out {out}: a folder of images is annotated into a folder; "
-                                        "give a folder name")
+                    raise AnnotateError(
+                        f"--out {out}: a folder of images is annotated into a folder; give a folder name"
+                    )
                 else:
                     if resolved(out, "--out") == folder.resolve():
                         raise AnnotateError(f"--out {out} is the input folder; choose another folder")
                     if out.suffix.lower() in VIDEO_CODECS or out.is_file():
-                        raise AnnotateError(f"--out {out}: image input is annotated into an image file "
-                                            f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder")
+                        raise AnnotateError(
+                            f"--out {out}: image input is annotated into an image file "
+                            f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder"
+                        )
                     out_names = image_output_names(source.paths)
         csv_path = Path(args.csv).expanduser() if args.csv else None
         json_path = Path(args.json).expanduser() if args.json else None
@@ -351,17 +386,23 @@ def annotate(args: argparse.Namespace) -> str:
         pipeline = _load_pipeline(Path(args.model).expanduser(), args.min_confidence, args.smoothing, args.detector)
         from ferdesk.facelog import frame_record
 
-        logs = LogStreams(outputs, csv_path, json_path, pipeline.labels, {
-            "ferdesk": __version__,
-            "model": pipeline.classifier.card.name,
-            "model_dir": str(Path(args.model).expanduser()),
-            "input": str(input_path),
-            "input_kind": "video" if is_video else "images",
-            "fps": source.fps if is_video else None,
-            "every": args.every,
-            "min_confidence": args.min_confidence,
-            "smoothing": args.smoothing,
-        })
+        logs = LogStreams(
+            outputs,
+            csv_path,
+            json_path,
+            pipeline.labels,
+            {
+                "ferdesk": __version__,
+                "model": pipeline.classifier.card.name,
+                "model_dir": str(Path(args.model).expanduser()),
+                "input": str(input_path),
+                "input_kind": "video" if is_video else "images",
+                "fps": source.fps if is_video else None,
+                "every": args.every,
+                "min_confidence": args.min_confidence,
+                "smoothing": args.smoothing,
+            },
+        )
         total = source.frame_count
         read_names: list[str] = []  # image inputs: the file behind each frame index (unreadable files skipped)
         read = processed = faces = 0
@@ -403,11 +444,16 @@ def annotate(args: argparse.Namespace) -> str:
             written.insert(0, f"{out}{os.sep} ({processed} PNG)")
         outputs.commit()
         if ended_early:
-            warn(f"{input_path} ended early: {read} of the {total} frames its header announces could be read "
-                 "(truncated or damaged file?); the outputs cover those frames")
-        return (f"{read} frames read" + (f" of {total} expected" if ended_early else "")
-                + f", {processed} analysed, {faces} faces found"
-                + (f" -> {', '.join(written)}" if written else ""))
+            warn(
+                f"{input_path} ended early: {read} of the {total} frames its header announces could be read "
+                "(truncated or damaged file?); the outputs cover those frames"
+            )
+        return (
+            f"{read} frames read"
+            + (f" of {total} expected" if ended_early else "")
+            + f", {processed} analysed, {faces} faces found"
+            + (f" -> {', '.join(written)}" if written else "")
+        )
     except BaseException:
         if video is not None:
             video.close(check=False)

@@ -37,6 +37,7 @@ def positive_float(text: str) -> float:
 
 def float_in(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
     """A float in [low, high], or (low, high] with low_open."""
+
     def parse(text: str) -> float:
         value = _number(float, text, "a number")
         if not (low < value if low_open else low <= value) or not value <= high:

@@ -32,10 +32,13 @@ class EmotionClassifier:
         if n_outputs != len(self.card.labels):
             raise ModelFolderError(f"{path}: {n_outputs} outputs but the card lists {len(self.card.labels)} labels")
         if tuple(self._input["shape"][1:]) != (INPUT_SIZE, INPUT_SIZE, 1):
-            raise ModelFolderError(f"{path}: takes input of shape {list(self._input['shape'])}, "
-                                   f"not [N, {INPUT_SIZE}, {INPUT_SIZE}, 1]")
+            raise ModelFolderError(
+                f"{path}: takes input of shape {list(self._input['shape'])}, not [N, {INPUT_SIZE}, {INPUT_SIZE}, 1]"
+            )
         self._batch = int(self._input["shape"][0])
-        self.flip_average = bool(self.card.training.get("flip_average", False)) if flip_average is None else flip_average
+        self.flip_average = (
+            bool(self.card.training.get("flip_average", False)) if flip_average is None else flip_average
+        )
         self._check_runs(path)
 
     def _check_runs(self, path: Path) -> None:
@@ -69,4 +72,4 @@ class EmotionClassifier:
         if not self.flip_average:
             return self._run(x)
         both = self._run(np.concatenate([x, x[:, :, ::-1]]))
-        return (both[: len(x)] + both[len(x):]) / 2.0
+        return (both[: len(x)] + both[len(x) :]) / 2.0

@@ -13,8 +13,11 @@ def configure_logging() -> None:
     """Log lines (problems the app also shows in its window, worker errors) go to stderr as `ferdesk: LEVEL: text`,
     from LOG_LEVEL up (or $FERDESK_LOG_LEVEL's level); a second call changes nothing."""
     level = os.environ.get(LOG_LEVEL_ENV, LOG_LEVEL).upper()
-    logging.basicConfig(stream=sys.stderr, format="ferdesk: %(levelname)s: %(message)s",
-                        level=level if isinstance(logging.getLevelName(level), int) else LOG_LEVEL)
+    logging.basicConfig(
+        stream=sys.stderr,
+        format="ferdesk: %(levelname)s: %(message)s",
+        level=level if isinstance(logging.getLevelName(level), int) else LOG_LEVEL,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

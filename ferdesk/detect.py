@@ -163,7 +163,7 @@ class FaceDetector:
 
 DETECTOR_MODES = {
     "auto": "whole frame on every frame that faces move (every other frame while they hold still); small and far "
-            "faces from a multi-scale scan every second, followed in between",
+    "faces from a multi-scale scan every second, followed in between",
     "short": "short-range model on the whole frame only (one face near the camera; the fastest)",
     "full": "full-range model on the whole frame only",
     "tiled": "multi-scale scan of the whole frame on every frame (most faces found; the slowest)",
@@ -262,10 +262,14 @@ def drop_boxes_around_faces(detections: list[Detection]) -> list[Detection]:
     """Without boxes around two or more much smaller faces: a group of faces taken for the eyes and mouth of
     one large face (tiles over a group show it), never a real face. Only for confirmed detections: inside a
     large real face, tiles also report eyes and mouths as faces until confirmation drops them."""
+
     def around_faces(box: Box) -> bool:
         x0, y0, x1, y1 = box.as_xyxy()
-        inside = [d.box for d in detections if d.box.w < 0.5 * box.w
-                  and x0 <= d.box.x + d.box.w / 2 <= x1 and y0 <= d.box.y + d.box.h / 2 <= y1]
+        inside = [
+            d.box
+            for d in detections
+            if d.box.w < 0.5 * box.w and x0 <= d.box.x + d.box.w / 2 <= x1 and y0 <= d.box.y + d.box.h / 2 <= y1
+        ]
         return len(inside) >= 2
 
     return [d for d in detections if not around_faces(d.box)]
@@ -274,7 +278,9 @@ def drop_boxes_around_faces(detections: list[Detection]) -> list[Detection]:
 def same_face(a: Box, b: Box) -> bool:
     """Two boxes on one face, however each detector draws them: each centre inside the other box, sizes within 2x."""
     acx, acy, bcx, bcy = a.x + a.w / 2, a.y + a.h / 2, b.x + b.w / 2, b.y + b.h / 2
-    if not (b.x <= acx <= b.x + b.w and b.y <= acy <= b.y + b.h and a.x <= bcx <= a.x + a.w and a.y <= bcy <= a.y + a.h):
+    if not (
+        b.x <= acx <= b.x + b.w and b.y <= acy <= b.y + b.h and a.x <= bcx <= a.x + a.w and a.y <= bcy <= a.y + a.h
+    ):
         return False
     return 0.5 <= math.sqrt(a.w * a.h) / max(1e-9, math.sqrt(b.w * b.h)) <= 2.0
 
@@ -297,7 +303,9 @@ def pair_moved_faces(new: list[Detection], old: list[Detection]) -> list[tuple[i
     for i, n in enumerate(new):
         for j, o in enumerate(old):
             if moved_face(n.box, o.box):
-                gap = math.hypot(n.box.x + n.box.w / 2 - o.box.x - o.box.w / 2, n.box.y + n.box.h / 2 - o.box.y - o.box.h / 2)
+                gap = math.hypot(
+                    n.box.x + n.box.w / 2 - o.box.x - o.box.w / 2, n.box.y + n.box.h / 2 - o.box.y - o.box.h / 2
+                )
                 closeness[i, j] = 1.0 / (1.0 + gap)
     return match(closeness, 1e-12)
 
@@ -316,8 +324,12 @@ def _touches_inner_edge(box: Box, region: Region, width: int, height: int, margi
     be cut there, and the plan's overlap puts it whole into a neighbouring tile or the next scale."""
     x0, y0, x1, y1 = region
     bx0, by0, bx1, by1 = box.as_xyxy()
-    return ((x0 > 0 and bx0 <= x0 + margin) or (y0 > 0 and by0 <= y0 + margin)
-            or (x1 < width and bx1 >= x1 - margin) or (y1 < height and by1 >= y1 - margin))
+    return (
+        (x0 > 0 and bx0 <= x0 + margin)
+        or (y0 > 0 and by0 <= y0 + margin)
+        or (x1 < width and bx1 >= x1 - margin)
+        or (y1 < height and by1 >= y1 - margin)
+    )
 
 
 class FaceFinder:
@@ -339,9 +351,17 @@ class FaceFinder:
     is detected again on the next frame at the latest. Not thread-safe.
     """
 
-    def __init__(self, mode: str = "auto", min_confidence: float = MIN_CONFIDENCE, min_face: float = MIN_FACE,
-                 scan_interval_s: float = 1.0, max_scan_interval_s: float = 4.0, keep_missing: int = 3,
-                 max_hold: int = 1, steady_fraction: float = 0.05) -> None:
+    def __init__(
+        self,
+        mode: str = "auto",
+        min_confidence: float = MIN_CONFIDENCE,
+        min_face: float = MIN_FACE,
+        scan_interval_s: float = 1.0,
+        max_scan_interval_s: float = 4.0,
+        keep_missing: int = 3,
+        max_hold: int = 1,
+        steady_fraction: float = 0.05,
+    ) -> None:
         if mode not in DETECTOR_MODES:
             raise ValueError(f"unknown detector mode {mode!r}; choose one of {', '.join(DETECTOR_MODES)}")
         if min_face < 8:
@@ -401,8 +421,13 @@ class FaceFinder:
         if self.mode in ("short", "full"):
             return self._run(self.mode, rgb, (0, 0, width, height))
         last = self._last_time
-        if (height, width) != self._shape or last is None or timestamp < last or \
-                timestamp - last >= self.scan_interval_s or self.mode == "tiled":
+        if (
+            (height, width) != self._shape
+            or last is None
+            or timestamp < last
+            or timestamp - last >= self.scan_interval_s
+            or self.mode == "tiled"
+        ):
             self.reset()
             self._shape = (height, width)
             self._plan = scan_plan(width, height, self.min_face)
@@ -513,8 +538,10 @@ class FaceFinder:
             for f in self._run(model, rgb, region):
                 if any(same_face(f.box, k) for k in known):
                     found.append(f)
-                elif not any(k.x <= f.box.x + f.box.w / 2 <= k.x + k.w and k.y <= f.box.y + f.box.h / 2 <= k.y + k.h
-                             for k in known):  # a part of a known face (an eye seen as a face) is dropped
+                elif not any(
+                    k.x <= f.box.x + f.box.w / 2 <= k.x + k.w and k.y <= f.box.y + f.box.h / 2 <= k.y + k.h
+                    for k in known
+                ):  # a part of a known face (an eye seen as a face) is dropped
                     found.append(f)
                     unsure.add(f)
             if self._next % len(sweep) == 0:  # a round is over
@@ -556,8 +583,12 @@ class FaceFinder:
         reach = REACH["short"]
         x0, y0, x1, y1 = region
         side, margin = max(x1 - x0, y1 - y0), max(box.w, box.h) / 2
-        inside = (box.x - margin >= x0 and box.y - margin >= y0 and box.x + box.w + margin <= x1
-                  and box.y + box.h + margin <= y1)
+        inside = (
+            box.x - margin >= x0
+            and box.y - margin >= y0
+            and box.x + box.w + margin <= x1
+            and box.y + box.h + margin <= y1
+        )
         return inside and reach.low * side <= max(box.w, box.h) <= reach.high * side
 
     def close(self) -> None:

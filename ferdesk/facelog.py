@@ -29,8 +29,9 @@ SCALE = 10_000  # probabilities, scores and confidences are logged with 4 decima
 CHUNK_ROWS = 4096  # frames (and faces) per chunk; a full chunk is compressed
 FRAME_DTYPE = np.dtype([("frame", np.int64), ("timestamp", np.float64), ("faces", np.uint16)])
 # A session's frame also says where and when it was analysed: ids into the log's table of names, and time.time().
-SESSION_FRAME_DTYPE = np.dtype([*FRAME_DTYPE.descr, ("source", np.uint32), ("file", np.uint32), ("model", np.uint32),
-                                ("wall", np.float64)])
+SESSION_FRAME_DTYPE = np.dtype(
+    [*FRAME_DTYPE.descr, ("source", np.uint32), ("file", np.uint32), ("model", np.uint32), ("wall", np.float64)]
+)
 CSV_COLUMNS = ("frame", "timestamp_s", "track_id", "x", "y", "w", "h", "score", "label", "confidence")
 # What a session log adds in front of CSV_COLUMNS (and to each JSON frame).
 SESSION_COLUMNS = ("source", "file", "model", "wall_clock")
@@ -44,8 +45,15 @@ def wall_clock(t: float) -> str:
 
 @functools.cache
 def face_dtype(n_labels: int) -> np.dtype:
-    return np.dtype([("track_id", np.int32), ("box", np.float32, (4,)), ("score", np.uint16),
-                     ("label", np.uint16), ("p", np.uint16, (n_labels,))])
+    return np.dtype(
+        [
+            ("track_id", np.int32),
+            ("box", np.float32, (4,)),
+            ("score", np.uint16),
+            ("label", np.uint16),
+            ("p", np.uint16, (n_labels,)),
+        ]
+    )
 
 
 def encode(result: FrameResult) -> tuple[tuple, np.ndarray]:
@@ -61,8 +69,9 @@ def encode(result: FrameResult) -> tuple[tuple, np.ndarray]:
     return (result.index, result.timestamp, len(faces)), faces
 
 
-def decode(labels: tuple[str, ...], frames: np.ndarray, faces: np.ndarray,
-           names: Sequence[str] | None = None) -> Iterator[dict]:
+def decode(
+    labels: tuple[str, ...], frames: np.ndarray, faces: np.ndarray, names: Sequence[str] | None = None
+) -> Iterator[dict]:
     """The logged form of FRAME_DTYPE rows and their faces: what a JSON log's "frames" list holds. SESSION_FRAME_DTYPE
     rows, with `names` (their ids' table), also give each frame's SESSION_COLUMNS."""
     tracks = faces["track_id"].tolist()
@@ -70,19 +79,30 @@ def decode(labels: tuple[str, ...], frames: np.ndarray, faces: np.ndarray,
     scores = (faces["score"] / SCALE).tolist()
     tops = faces["label"].tolist()
     probabilities = (faces["p"] / SCALE).tolist()
-    where = zip(frames["source"].tolist(), frames["file"].tolist(), frames["model"].tolist(),
-                frames["wall"].tolist()) if names is not None else None
+    where = (
+        zip(frames["source"].tolist(), frames["file"].tolist(), frames["model"].tolist(), frames["wall"].tolist())
+        if names is not None
+        else None
+    )
     start = 0
-    for frame, timestamp, count in zip(frames["frame"].tolist(), frames["timestamp"].tolist(),
-                                       frames["faces"].tolist()):
+    for frame, timestamp, count in zip(
+        frames["frame"].tolist(), frames["timestamp"].tolist(), frames["faces"].tolist()
+    ):
         record = {"frame": frame, "timestamp_s": round(timestamp, 4)}
         if where is not None:
             source, file, model, wall = next(where)
             record.update(source=names[source], file=names[file], model=names[model], wall_clock=wall_clock(wall))
         record["faces"] = [
-            {"track_id": tracks[k], "box": boxes[k], "score": scores[k], "label": labels[tops[k]],
-             "confidence": probabilities[k][tops[k]], "probabilities": dict(zip(labels, probabilities[k]))}
-            for k in range(start, start + count)]
+            {
+                "track_id": tracks[k],
+                "box": boxes[k],
+                "score": scores[k],
+                "label": labels[tops[k]],
+                "confidence": probabilities[k][tops[k]],
+                "probabilities": dict(zip(labels, probabilities[k])),
+            }
+            for k in range(start, start + count)
+        ]
         yield record
         start += count
 
@@ -105,8 +125,7 @@ class CsvLogWriter:
     `frame_columns`: record keys written first on each of its faces' rows, e.g. ("file",) for annotate (which
     file_column=True also asks for) or SESSION_COLUMNS for the app's session log."""
 
-    def __init__(self, handle: TextIO, labels: list[str], file_column: bool = False,
-                 frame_columns: Sequence[str] = ()):
+    def __init__(self, handle: TextIO, labels: list[str], file_column: bool = False, frame_columns: Sequence[str] = ()):
         self.labels = list(labels)
         self.frame_columns = ("file",) if file_column else tuple(frame_columns)
         self._writer = csv.writer(handle)
@@ -115,9 +134,19 @@ class CsvLogWriter:
     def add(self, record: dict) -> None:
         first = [record.get(key, "") for key in self.frame_columns]
         self._writer.writerows(
-            [*first, record["frame"], record["timestamp_s"], face["track_id"], *face["box"], face["score"],
-             face["label"], face["confidence"], *[face["probabilities"].get(k, "") for k in self.labels]]
-            for face in record["faces"])
+            [
+                *first,
+                record["frame"],
+                record["timestamp_s"],
+                face["track_id"],
+                *face["box"],
+                face["score"],
+                face["label"],
+                face["confidence"],
+                *[face["probabilities"].get(k, "") for k in self.labels],
+            ]
+            for face in record["faces"]
+        )
 
 
 class JsonLogWriter:
@@ -133,9 +162,11 @@ class JsonLogWriter:
         self._frames += 1
 
     def close(self, tail: dict | None = None) -> None:
-        self._handle.write(("\n ]" if self._frames else "]")
-                           + "".join(f",\n {json.dumps(k)}: {json.dumps(v)}" for k, v in (tail or {}).items())
-                           + "\n}\n")
+        self._handle.write(
+            ("\n ]" if self._frames else "]")
+            + "".join(f",\n {json.dumps(k)}: {json.dumps(v)}" for k, v in (tail or {}).items())
+            + "\n}\n"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- log
@@ -156,19 +187,19 @@ class _Chunk:
 
     def append(self, frame: tuple, faces: np.ndarray) -> None:
         self.frames[self.n_frames] = frame
-        self.faces[self.n_faces:self.n_faces + len(faces)] = faces
+        self.faces[self.n_faces : self.n_faces + len(faces)] = faces
         self.n_frames += 1
         self.n_faces += len(faces)
 
     def seal(self) -> None:
-        self.packed = zlib.compress(self.frames[:self.n_frames].tobytes() + self.faces[:self.n_faces].tobytes(), 6)
+        self.packed = zlib.compress(self.frames[: self.n_frames].tobytes() + self.faces[: self.n_faces].tobytes(), 6)
         self.frames = self.faces = None
 
     def snapshot(self) -> tuple:
         """What a reader needs; rows below the counts never change, so no copy is made."""
         if self.packed is not None:
             return self.labels, self.packed, self.n_frames, self.n_faces
-        return self.labels, (self.frames[:self.n_frames], self.faces[:self.n_faces]), self.n_frames, self.n_faces
+        return self.labels, (self.frames[: self.n_frames], self.faces[: self.n_faces]), self.n_frames, self.n_faces
 
     @property
     def nbytes(self) -> int:
@@ -183,8 +214,10 @@ def _unpack(labels: tuple[str, ...], data, n_frames: int, n_faces: int) -> tuple
         return data
     raw = zlib.decompress(data)
     split = n_frames * SESSION_FRAME_DTYPE.itemsize
-    return (np.frombuffer(raw, SESSION_FRAME_DTYPE, n_frames),
-            np.frombuffer(raw, face_dtype(len(labels)), n_faces, split))
+    return (
+        np.frombuffer(raw, SESSION_FRAME_DTYPE, n_frames),
+        np.frombuffer(raw, face_dtype(len(labels)), n_faces, split),
+    )
 
 
 class FaceLog:
@@ -211,8 +244,9 @@ class FaceLog:
             self._names.append(name)
         return found
 
-    def add(self, result: FrameResult, source: str = "", file: str = "", model: str = "",
-            at: float | None = None) -> None:
+    def add(
+        self, result: FrameResult, source: str = "", file: str = "", model: str = "", at: float | None = None
+    ) -> None:
         """Log an analysed frame; `at`: its wall-clock time (time.time(), now when not given)."""
         at = time.time() if at is None else at
         (index, timestamp, count), faces = encode(result)

@@ -84,14 +84,17 @@ class VideoWriter:
     frames OpenCV fails to write (it only logs them) and raise VideoWriteError instead of losing them silently.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, name: str | os.PathLike | None = None,
-                 check_writes: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike, fps: float, name: str | os.PathLike | None = None, check_writes: bool = True
+    ) -> None:
         self.path = Path(path)
         self.name = Path(name) if name is not None else self.path
         self.codec = VIDEO_CODECS.get(self.path.suffix.lower())
         if self.codec is None:
-            raise VideoWriteError(f"cannot write video {self.name}: unsupported suffix {self.path.suffix or '(none)'}"
-                                  f"; use {' or '.join(VIDEO_CODECS)}")
+            raise VideoWriteError(
+                f"cannot write video {self.name}: unsupported suffix {self.path.suffix or '(none)'}"
+                f"; use {' or '.join(VIDEO_CODECS)}"
+            )
         self.fps = float(fps)
         self.frames = 0
         self.size: tuple[int, int] | None = None  # (width, height), once the first frame came

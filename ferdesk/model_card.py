@@ -67,13 +67,17 @@ def read_card(folder: str | Path, need: tuple[str, ...] = (TFLITE_FILE,)) -> Mod
         raise ModelFolderError(f"{folder}: not a folder")
     card_path = folder / CARD_FILE
     if not card_path.is_file():
-        raise ModelFolderError(f"{folder}: no {CARD_FILE}; a model folder holds {CARD_FILE}, {TFLITE_FILE}, {KERAS_FILE}")
+        raise ModelFolderError(
+            f"{folder}: no {CARD_FILE}; a model folder holds {CARD_FILE}, {TFLITE_FILE}, {KERAS_FILE}"
+        )
     try:
         raw = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFolderError(f"{card_path}: unreadable card ({exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != CARD_FORMAT:
-        raise ModelFolderError(f"{card_path}: unknown card format {raw.get('format') if isinstance(raw, dict) else raw!r}")
+        raise ModelFolderError(
+            f"{card_path}: unknown card format {raw.get('format') if isinstance(raw, dict) else raw!r}"
+        )
     labels = raw.get("labels")
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
         raise ModelFolderError(f"{card_path}: 'labels' must list at least two label names")

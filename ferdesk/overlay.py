@@ -200,17 +200,36 @@ def _around(box: Rect, w: int, h: int, gap: int) -> list[Rect]:
     """Spots for a w x h rectangle beside a box: right, left (top- then bottom-aligned), below, above."""
     right, left = box.x1 + gap, box.x0 - gap - w
     below, above = box.y1 + gap, box.y0 - gap - h
-    return [Rect.at(x, y, w, h) for x, y in (
-        (right, box.y0), (right, box.y1 - h), (left, box.y0), (left, box.y1 - h),
-        (box.x0, below), (box.x1 - w, below), (box.x0, above), (box.x1 - w, above))]
+    return [
+        Rect.at(x, y, w, h)
+        for x, y in (
+            (right, box.y0),
+            (right, box.y1 - h),
+            (left, box.y0),
+            (left, box.y1 - h),
+            (box.x0, below),
+            (box.x1 - w, below),
+            (box.x0, above),
+            (box.x1 - w, above),
+        )
+    ]
 
 
 def _label_spots(box: Rect, inner: tuple[int, int, int, int], w: int, h: int) -> list[Rect]:
     """Spots for a label: above the box, below it, then just inside its top or bottom edge."""
     x0, y0, x1, y1 = inner
-    return [Rect.at(x, y, w, h) for x, y in (
-        (box.x0, box.y0 - h), (box.x1 - w, box.y0 - h), (box.x0, box.y1), (box.x1 - w, box.y1),
-        (x0, y0), (x1 + 1 - w, y0), (x0, y1 + 1 - h))]
+    return [
+        Rect.at(x, y, w, h)
+        for x, y in (
+            (box.x0, box.y0 - h),
+            (box.x1 - w, box.y0 - h),
+            (box.x0, box.y1),
+            (box.x1 - w, box.y1),
+            (x0, y0),
+            (x1 + 1 - w, y0),
+            (x0, y1 + 1 - h),
+        )
+    ]
 
 
 def layout_overlay(
@@ -239,8 +258,9 @@ def layout_overlay(
     boxes = []
     for (x0, y0, x1, y1), mark in zip(inner, is_followed):
         reach = (_box_thickness(style, mark) + 1) // 2 + 1  # half the outline, and its anti-aliased edge
-        boxes.append(Rect(max(0, x0 - reach), max(0, y0 - reach), min(width, x1 + 1 + reach),
-                          min(height, y1 + 1 + reach)))
+        boxes.append(
+            Rect(max(0, x0 - reach), max(0, y0 - reach), min(width, x1 + 1 + reach), min(height, y1 + 1 + reach))
+        )
     order = sorted(range(n), key=lambda i: (not is_followed[i], ids[i] is None, ids[i] or 0, i))
     placed: list[Rect] = []
 
@@ -287,19 +307,21 @@ def layout_overlay(
             continue
         blocked = others(i) + [boxes[i]]  # never over its own face either
         for shape in _chart_shapes(probs[i].size, style, boxes[i], width, height):
-            chart_at[i] = _first_free(_around(boxes[i], shape.width, shape.height, style.pad), blocked, width,
-                                      height)
+            chart_at[i] = _first_free(_around(boxes[i], shape.width, shape.height, style.pad), blocked, width, height)
             if chart_at[i] is not None:
                 shapes[i] = shape
                 placed.append(chart_at[i])
                 break
 
-    return [FaceLayout(i, boxes[i], label_at[i], texts[i], scales[i], chart_at[i], shapes[i], tag_at[i],
-                       is_followed[i]) for i in range(n)]
+    return [
+        FaceLayout(i, boxes[i], label_at[i], texts[i], scales[i], chart_at[i], shapes[i], tag_at[i], is_followed[i])
+        for i in range(n)
+    ]
 
 
-def _draw_box(image: np.ndarray, corners: tuple[int, int, int, int], color, style: Style, followed: bool,
-              channels: int) -> None:
+def _draw_box(
+    image: np.ndarray, corners: tuple[int, int, int, int], color, style: Style, followed: bool, channels: int
+) -> None:
     x0, y0, x1, y1 = corners
     thickness = _box_thickness(style, followed)
     cv2.rectangle(image, (x0, y0), (x1, y1), color, thickness, cv2.LINE_AA)
@@ -311,16 +333,32 @@ def _draw_box(image: np.ndarray, corners: tuple[int, int, int, int], color, styl
             cv2.line(image, (x, y), (x, y + dy * arm), white, style.thickness, cv2.LINE_AA)
 
 
-def _draw_text_box(image: np.ndarray, rect: Rect, text: str, scale: float, fill: tuple[int, int, int],
-                   style: Style, channels: int) -> None:
+def _draw_text_box(
+    image: np.ndarray, rect: Rect, text: str, scale: float, fill: tuple[int, int, int], style: Style, channels: int
+) -> None:
     cv2.rectangle(image, (rect.x0, rect.y0), (rect.x1 - 1, rect.y1 - 1), _color(fill, channels), cv2.FILLED)
     (_, th), _ = cv2.getTextSize(text, FONT, scale, style.text_thickness)
-    cv2.putText(image, text, (rect.x0 + style.pad, rect.y0 + style.pad + th), FONT, scale,
-                _color(_text_color(fill), channels), style.text_thickness, cv2.LINE_AA)
+    cv2.putText(
+        image,
+        text,
+        (rect.x0 + style.pad, rect.y0 + style.pad + th),
+        FONT,
+        scale,
+        _color(_text_color(fill), channels),
+        style.text_thickness,
+        cv2.LINE_AA,
+    )
 
 
-def _draw_chart(image: np.ndarray, rect: Rect, shape: ChartShape, probs: np.ndarray, labels: Sequence[str],
-                style: Style, channels: int) -> None:
+def _draw_chart(
+    image: np.ndarray,
+    rect: Rect,
+    shape: ChartShape,
+    probs: np.ndarray,
+    labels: Sequence[str],
+    style: Style,
+    channels: int,
+) -> None:
     """One horizontal bar per class, with a short name when the chart has room for names."""
     _shade(image, rect)
     pad = style.pad
@@ -336,8 +374,9 @@ def _draw_chart(image: np.ndarray, rect: Rect, shape: ChartShape, probs: np.ndar
             cv2.putText(image, name[:3], (rect.x0 + pad, top + nh), FONT, scale, grey, 1, cv2.LINE_AA)
         length = int(round(float(np.clip(p, 0.0, 1.0)) * shape.bar_width))
         if length > 0:
-            cv2.rectangle(image, (bx, top), (bx + length - 1, top + bar_h - 1), _color(color_for(name), channels),
-                          cv2.FILLED)
+            cv2.rectangle(
+                image, (bx, top), (bx + length - 1, top + bar_h - 1), _color(color_for(name), channels), cv2.FILLED
+            )
 
 
 def draw_overlay(
@@ -369,14 +408,16 @@ def draw_overlay(
         colors.append(color_for(_label_name(labels, int(np.argmax(probs)))) if probs.size else UNKNOWN_COLOR_BGR)
     if show_boxes:
         for face, part, color in zip(faces, layout, colors):
-            _draw_box(image, _box_corners(face.box, width, height), _color(color, channels), style, part.followed,
-                      channels)
+            _draw_box(
+                image, _box_corners(face.box, width, height), _color(color, channels), style, part.followed, channels
+            )
     for face, part, color in zip(faces, layout, colors):
         if part.chart is not None and part.chart_shape is not None:
             _draw_chart(image, part.chart, part.chart_shape, _probabilities(face), labels, style, channels)
         if part.label is not None:
             _draw_text_box(image, part.label, part.label_text, part.label_scale, color, style, channels)
         if part.tag is not None:
-            _draw_text_box(image, part.tag, FOLLOWING_TEXT, style.font_scale * SMALL_TEXT, (255, 255, 255), style,
-                           channels)
+            _draw_text_box(
+                image, part.tag, FOLLOWING_TEXT, style.font_scale * SMALL_TEXT, (255, 255, 255), style, channels
+            )
     return image

@@ -48,8 +48,9 @@ class SampleSet:
     samples: list[Sample] = field(default_factory=list)
     changed: bool = False  # samples added since they were last saved (the app asks before quitting loses them)
 
-    def add(self, face: np.ndarray, emotion: str, origin: str = CAPTURE, timestamp: float = 0.0,
-            track_id: int | None = None) -> Sample:
+    def add(
+        self, face: np.ndarray, emotion: str, origin: str = CAPTURE, timestamp: float = 0.0, track_id: int | None = None
+    ) -> Sample:
         face = np.asarray(face)
         if face.shape != (INPUT_SIZE, INPUT_SIZE) or face.dtype != np.uint8:
             raise ValueError(f"a sample is a {INPUT_SIZE}x{INPUT_SIZE} uint8 crop, got {face.shape} {face.dtype}")
@@ -101,8 +102,9 @@ def missing(samples: SampleSet, emotions: list[str]) -> list[str]:
     return [e for e in emotions if counts.get(e, 0) < MIN_PER_EMOTION]
 
 
-def split(samples: SampleSet, emotions: list[str], test_share: float = TEST_SHARE, seed: int = 0,
-          need_test: bool = True) -> Split:
+def split(
+    samples: SampleSet, emotions: list[str], test_share: float = TEST_SHARE, seed: int = 0, need_test: bool = True
+) -> Split:
     """Hold back `test_share` of each emotion's samples (at least one), drawn at random with `seed`; the rest train.
 
     need_test: raise ValueError naming every emotion with fewer than MIN_PER_EMOTION samples; without it, an
@@ -113,8 +115,11 @@ def split(samples: SampleSet, emotions: list[str], test_share: float = TEST_SHAR
     few = missing(samples, emotions)
     if few and need_test:
         counts = samples.counts()
-        raise ValueError("too few samples of " + ", ".join(f"{e} ({counts.get(e, 0)})" for e in few)
-                         + f": each emotion needs at least {MIN_PER_EMOTION}, one to learn from and one to test on")
+        raise ValueError(
+            "too few samples of "
+            + ", ".join(f"{e} ({counts.get(e, 0)})" for e in few)
+            + f": each emotion needs at least {MIN_PER_EMOTION}, one to learn from and one to test on"
+        )
     train, test = {}, {}
     for emotion in emotions:
         group = samples.of(emotion)

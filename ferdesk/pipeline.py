@@ -73,9 +73,16 @@ def face_angle(detection: Detection) -> float:
 class EmotionPipeline:
     """`detector_mode` is one of detect.DETECTOR_MODES; `align` turns tilted faces upright before cropping."""
 
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, detector_mode: str = "auto",
-                 min_confidence: float = MIN_CONFIDENCE, smoothing: float = SMOOTHING, view: ViewOptions | None = None,
-                 align: bool = True, min_face: float = MIN_FACE):
+    def __init__(
+        self,
+        model_dir: str | Path = DEFAULT_MODEL,
+        detector_mode: str = "auto",
+        min_confidence: float = MIN_CONFIDENCE,
+        smoothing: float = SMOOTHING,
+        view: ViewOptions | None = None,
+        align: bool = True,
+        min_face: float = MIN_FACE,
+    ):
         if detector_mode not in DETECTOR_MODES:
             raise ValueError(f"unknown detector mode {detector_mode!r}; choose one of {', '.join(DETECTOR_MODES)}")
         self.classifier = EmotionClassifier(model_dir)
@@ -105,8 +112,9 @@ class EmotionPipeline:
         self.tracker.reset()
         self.detector.reset()
 
-    def process(self, frame: np.ndarray, timestamp: float | None = None, index: int = 0,
-                annotate: bool = True) -> FrameResult:
+    def process(
+        self, frame: np.ndarray, timestamp: float | None = None, index: int = 0, annotate: bool = True
+    ) -> FrameResult:
         timestamp = time.monotonic() if timestamp is None else timestamp
         frame = to_color(frame)
         if self.view.mirror:
@@ -116,19 +124,31 @@ class EmotionPipeline:
         detections = self.detector.find(frame, timestamp)
         t1 = time.perf_counter()
         angles = [face_angle(d) if self.align else 0.0 for d in detections]
-        faces = (np.stack([crop_face(frame, d.box, angle=a) for d, a in zip(detections, angles)]) if detections
-                 else np.zeros((0, 48, 48), np.uint8))
+        faces = (
+            np.stack([crop_face(frame, d.box, angle=a) for d, a in zip(detections, angles)])
+            if detections
+            else np.zeros((0, 48, 48), np.uint8)
+        )
         t2 = time.perf_counter()
         probabilities = self.classifier.predict(faces)
         t3 = time.perf_counter()
         tracks = self.tracker.update([d.box for d in detections], probabilities, timestamp)
         t4 = time.perf_counter()
-        results = [FaceResult(t.id, t.box, d.score, t.probabilities, t.raw_probabilities, a)
-                   for t, d, a in zip(tracks, detections, angles)]
+        results = [
+            FaceResult(t.id, t.box, d.score, t.probabilities, t.raw_probabilities, a)
+            for t, d, a in zip(tracks, detections, angles)
+        ]
         annotated = None
         if annotate:
-            annotated = draw_overlay(frame, results, self.labels, self.view.show_boxes, self.view.show_labels,
-                                     self.view.show_bars, followed=self.view.followed)
+            annotated = draw_overlay(
+                frame,
+                results,
+                self.labels,
+                self.view.show_boxes,
+                self.view.show_labels,
+                self.view.show_bars,
+                followed=self.view.followed,
+            )
         t5 = time.perf_counter()
         for name, (a, b) in zip(STAGES, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5))):
             timings[name] = (b - a) * 1000.0

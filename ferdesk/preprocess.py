@@ -162,8 +162,9 @@ def _upright_patch(image: np.ndarray, box: Box, angle: float) -> np.ndarray:
     side = x1 - x0
     matrix = cv2.getRotationMatrix2D((box.x + box.w / 2.0, box.y + box.h / 2.0), angle, 1.0)
     matrix[:, 2] -= (x0, y0)
-    return cv2.warpAffine(to_uint8(image), matrix, (side, side), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        to_uint8(image), matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def crop_face(image: np.ndarray, box: Box | None = None, order: str = "bgr", angle: float = 0.0) -> np.ndarray:
@@ -182,8 +183,9 @@ def crop_face(image: np.ndarray, box: Box | None = None, order: str = "bgr", ang
         patch = image
         if angle != 0.0:  # a whole dataset image turns about its centre
             matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), angle, 1.0)
-            patch = cv2.warpAffine(to_uint8(image), matrix, (width, height), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
+            patch = cv2.warpAffine(
+                to_uint8(image), matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
     elif angle != 0.0:
         x0, y0, x1, y1 = crop_region(box)
         if min(x1, width) <= max(x0, 0) or min(y1, height) <= max(y0, 0):

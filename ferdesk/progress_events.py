@@ -169,8 +169,7 @@ def _from_fields(cls: type[Event], fields: dict[str, Any], strict: bool) -> Even
     known = {name: _convert(value, hints[name]) for name, value in fields.items() if name in hints}
     extra = {name: value for name, value in fields.items() if name not in hints}
     if cls is Epoch:  # the metrics are the numeric top-level fields
-        known["metrics"] = {**known.get("metrics", {}),
-                            **{k: float(v) for k, v in extra.items() if _is_number(v)}}
+        known["metrics"] = {**known.get("metrics", {}), **{k: float(v) for k, v in extra.items() if _is_number(v)}}
         extra = {k: v for k, v in extra.items() if not _is_number(v)}
     if strict and extra:
         raise TypeError(f"{cls.kind} events have no field(s) {', '.join(extra)}")

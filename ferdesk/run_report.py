@@ -35,9 +35,13 @@ class TestScores:
 
     @classmethod
     def from_json(cls, d: dict) -> TestScores:
-        return cls(n=int(d["n"]), accuracy=float(d["accuracy"]), macro_f1=_number(d.get("macro_f1")),
-                   per_class_recall=dict(d.get("per_class_recall") or {}),
-                   confusion_matrix=[list(row) for row in d.get("confusion_matrix") or []])
+        return cls(
+            n=int(d["n"]),
+            accuracy=float(d["accuracy"]),
+            macro_f1=_number(d.get("macro_f1")),
+            per_class_recall=dict(d.get("per_class_recall") or {}),
+            confusion_matrix=[list(row) for row in d.get("confusion_matrix") or []],
+        )
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,13 @@ class CrossValidation:
     @classmethod
     def from_json(cls, d: dict | None) -> CrossValidation:
         d = d or {}
-        return cls(accuracy_mean=_number(d.get("accuracy_mean")), accuracy_std=_number(d.get("accuracy_std")),
-                   macro_f1_mean=_number(d.get("macro_f1_mean")), macro_f1_std=_number(d.get("macro_f1_std")),
-                   fold_accuracy=tuple(float(a) for a in d.get("fold_accuracy") or ()))
+        return cls(
+            accuracy_mean=_number(d.get("accuracy_mean")),
+            accuracy_std=_number(d.get("accuracy_std")),
+            macro_f1_mean=_number(d.get("macro_f1_mean")),
+            macro_f1_std=_number(d.get("macro_f1_std")),
+            fold_accuracy=tuple(float(a) for a in d.get("fold_accuracy") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,14 @@ class ModelResult:
 
     @classmethod
     def from_json(cls, d: dict) -> ModelResult:
-        return cls(name=str(d["name"]), test=TestScores.from_json(d["test"]), cv=CrossValidation.from_json(d.get("cv")),
-                   parameters=_integer(d.get("parameters")), final_epochs=_integer(d.get("final_epochs")),
-                   images_per_second=_number(d.get("images_per_second")))
+        return cls(
+            name=str(d["name"]),
+            test=TestScores.from_json(d["test"]),
+            cv=CrossValidation.from_json(d.get("cv")),
+            parameters=_integer(d.get("parameters")),
+            final_epochs=_integer(d.get("final_epochs")),
+            images_per_second=_number(d.get("images_per_second")),
+        )
 
 
 @dataclass(frozen=True)
@@ -90,9 +103,15 @@ class DataSummary:
 
     @classmethod
     def from_json(cls, d: dict) -> DataSummary:
-        return cls(emotions=tuple(d["emotions"]), test_size=int(d["test_size"]), test_usage=d.get("test_usage"),
-                   source_name=d.get("source_name"), sha256=d.get("sha256"), train_size=_integer(d.get("train_size")),
-                   train_counts={k: int(v) for k, v in (d.get("train_counts") or {}).items()})
+        return cls(
+            emotions=tuple(d["emotions"]),
+            test_size=int(d["test_size"]),
+            test_usage=d.get("test_usage"),
+            source_name=d.get("source_name"),
+            sha256=d.get("sha256"),
+            train_size=_integer(d.get("train_size")),
+            train_counts={k: int(v) for k, v in (d.get("train_counts") or {}).items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -107,8 +126,11 @@ class ExportedScores:
     def from_json(cls, d: dict | None) -> ExportedScores | None:
         if not d:
             return None
-        return cls(test_accuracy=float(d["test_accuracy"]), test_macro_f1=_number(d.get("test_macro_f1")),
-                   format=d.get("format"))
+        return cls(
+            test_accuracy=float(d["test_accuracy"]),
+            test_macro_f1=_number(d.get("test_macro_f1")),
+            format=d.get("format"),
+        )
 
 
 @dataclass(frozen=True)
@@ -144,14 +166,27 @@ class RunReport:
         try:
             if "members" in d:
                 members = tuple(ModelResult.from_json(m) for m in d["members"])
-                ensemble = ModelResult(name=ENSEMBLE, test=TestScores.from_json(d["test"]), parameters=(
-                    sum(m.parameters for m in members) if all(m.parameters is not None for m in members) else None))
+                ensemble = ModelResult(
+                    name=ENSEMBLE,
+                    test=TestScores.from_json(d["test"]),
+                    parameters=(
+                        sum(m.parameters for m in members) if all(m.parameters is not None for m in members) else None
+                    ),
+                )
                 models, best = (ensemble,), ENSEMBLE
             else:
                 members, models, best = (), tuple(ModelResult.from_json(m) for m in d["models"]), str(d["best_model"])
-            report = cls(data=DataSummary.from_json(d["data"]), models=models, best_model=best, members=members,
-                         exported=ExportedScores.from_json(d.get("exported_tflite")), command=d.get("command"),
-                         created=d.get("created"), machine=d.get("machine"), raw=d)
+            report = cls(
+                data=DataSummary.from_json(d["data"]),
+                models=models,
+                best_model=best,
+                members=members,
+                exported=ExportedScores.from_json(d.get("exported_tflite")),
+                command=d.get("command"),
+                created=d.get("created"),
+                machine=d.get("machine"),
+                raw=d,
+            )
         except KeyError as exc:
             raise ReportError(f"not a training report: no {exc} in it") from None
         except (TypeError, ValueError, AttributeError) as exc:

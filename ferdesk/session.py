@@ -75,8 +75,7 @@ class SessionSummary:
         self.sources: list[tuple[str, float]] = []  # (source name, wall clock it started), as they came
         self.changed = False  # data added since the last export
 
-    def add(self, result: FrameResult, scene: int, source: str, model: str, at: float,
-            file: str | None = None) -> None:
+    def add(self, result: FrameResult, scene: int, source: str, model: str, at: float, file: str | None = None) -> None:
         with self._lock:
             if not self.sources or self.sources[-1][0] != source:
                 self.sources.append((source, at))
@@ -106,9 +105,19 @@ class SessionSummary:
         """Copies, in order of first appearance."""
         with self._lock:
             stories = sorted(self._faces.values(), key=lambda s: s.number)
-            return [FaceStory(**{**s.__dict__, "runs": [Run(**r.__dict__) for r in s.runs], "files": list(s.files),
-                                 "seconds": dict(s.seconds), "counts": dict(s.counts),
-                                 "probability_sums": dict(s.probability_sums)}) for s in stories]
+            return [
+                FaceStory(
+                    **{
+                        **s.__dict__,
+                        "runs": [Run(**r.__dict__) for r in s.runs],
+                        "files": list(s.files),
+                        "seconds": dict(s.seconds),
+                        "counts": dict(s.counts),
+                        "probability_sums": dict(s.probability_sums),
+                    }
+                )
+                for s in stories
+            ]
 
     def labels(self, faces: list[FaceStory] | None = None) -> list[str]:
         seen: dict[str, None] = {}
@@ -122,10 +131,18 @@ class SessionSummary:
         labels = self.labels(faces)
         rows = []
         for s in faces:
-            row = {"face": s.number, "source": s.source, "track_id": s.track_id, "model": s.model,
-                   "first_seen": wall_clock(s.first_seen), "last_seen": wall_clock(s.last_seen),
-                   "seen_s": round(s.seen_seconds, 2), "frames": s.frames, "main_emotion": s.main_emotion,
-                   "files": ";".join(s.files)}
+            row = {
+                "face": s.number,
+                "source": s.source,
+                "track_id": s.track_id,
+                "model": s.model,
+                "first_seen": wall_clock(s.first_seen),
+                "last_seen": wall_clock(s.last_seen),
+                "seen_s": round(s.seen_seconds, 2),
+                "frames": s.frames,
+                "main_emotion": s.main_emotion,
+                "files": ";".join(s.files),
+            }
             for label in labels:
                 row[f"{label}_s"] = round(s.seconds.get(label, 0.0), 2)
                 row[f"{label}_share"] = round(s.seconds.get(label, 0.0) / s.seen_seconds, 4) if s.seen_seconds else ""
@@ -140,11 +157,20 @@ class SessionSummary:
         rows = self.rows()
         if path.suffix.lower() == ".json":
             faces = self.faces()
-            doc = {"sources": [{"source": n, "started": wall_clock(t)} for n, t in self.sources],
-                   "labels": self.labels(faces),
-                   "faces": [{**row, "timeline": [{"start": wall_clock(r.start), "end": wall_clock(r.end),
-                                                   "emotion": r.label} for r in face.runs]}
-                             for row, face in zip(rows, faces)]}
+            doc = {
+                "sources": [{"source": n, "started": wall_clock(t)} for n, t in self.sources],
+                "labels": self.labels(faces),
+                "faces": [
+                    {
+                        **row,
+                        "timeline": [
+                            {"start": wall_clock(r.start), "end": wall_clock(r.end), "emotion": r.label}
+                            for r in face.runs
+                        ],
+                    }
+                    for row, face in zip(rows, faces)
+                ],
+            }
             path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
         else:
             with open(path, "w", newline="", encoding="utf-8") as handle:

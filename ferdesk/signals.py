@@ -16,7 +16,9 @@ from collections.abc import Iterator
 @contextlib.contextmanager
 def ctrl_c_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
-            signal.SIG_IGN, None):
+        signal.SIG_IGN,
+        None,
+    ):
         yield
         return
     pressed: list[int] = []

@@ -86,7 +86,8 @@ def save_widget(widget: QWidget, path: Path) -> None:
     image = widget.grab().toImage().convertToFormat(QImage.Format_RGB888)
     pixels = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
     rgb = pixels.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
-        image.height(), image.width(), 3)
+        image.height(), image.width(), 3
+    )
     save_png(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), path)
 
 
@@ -100,8 +101,9 @@ def click_face(window: MainWindow, face) -> None:
     """A user's click on the face in the video: the side panel follows it."""
     rect = window.video.target_rect()
     scale = rect.width() / window.video.image.width()
-    at = QPoint(int(rect.x() + (face.box.x + face.box.w / 2) * scale),
-                int(rect.y() + (face.box.y + face.box.h / 2) * scale))
+    at = QPoint(
+        int(rect.x() + (face.box.x + face.box.w / 2) * scale), int(rect.y() + (face.box.y + face.box.h / 2) * scale)
+    )
     QTest.mouseClick(window.video, Qt.LeftButton, Qt.NoModifier, at)
 
 

@@ -113,17 +113,39 @@ def load_module(path: Path):
 
 def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
     """Run a console entry point module the way a user would (python -m ...)."""
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=kwargs.pop("cwd", REPO_ROOT), **kwargs)
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=kwargs.pop("cwd", REPO_ROOT),
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_cnn_model(small_study_csv, tmp_path_factory) -> Path:
     """The smallest CNN fitted for one epoch on real sad/surprise faces: a start model for fine-tuning."""
     out = tmp_path_factory.mktemp("runs") / "tiny-cnn"
-    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-                     "--models", "cnn_small", "--folds", "0", "--epochs", "1", "--no-augment", "--out", str(out),
-                     "--progress", "quiet")
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "sad,surprise",
+        "--models",
+        "cnn_small",
+        "--folds",
+        "0",
+        "--epochs",
+        "1",
+        "--no-augment",
+        "--out",
+        str(out),
+        "--progress",
+        "quiet",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -132,9 +154,24 @@ def tiny_cnn_model(small_study_csv, tmp_path_factory) -> Path:
 def trained_model(small_study_csv, tmp_path_factory) -> Path:
     """A real model folder trained by ferdesk-train on real faces: LR baseline and the smallest CNN."""
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-                     "--models", "logreg,cnn_small", "--folds", "3", "--epochs", "2", "--out", str(out),
-                     "--progress", "quiet")
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "sad,surprise",
+        "--models",
+        "logreg,cnn_small",
+        "--folds",
+        "3",
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+        "--progress",
+        "quiet",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -143,7 +180,15 @@ def trained_model(small_study_csv, tmp_path_factory) -> Path:
 def tiny_ensemble_model(tiny_cnn_model, trained_model, small_study_csv, tmp_path_factory) -> Path:
     """The two sad/surprise models above averaged into one model folder by training.ensemble."""
     out = tmp_path_factory.mktemp("runs") / "tiny-ensemble"
-    result = run_cli("-m", "training.ensemble", str(tiny_cnn_model), str(trained_model), "--data",
-                     str(small_study_csv), "--out", str(out))
+    result = run_cli(
+        "-m",
+        "training.ensemble",
+        str(tiny_cnn_model),
+        str(trained_model),
+        "--data",
+        str(small_study_csv),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out

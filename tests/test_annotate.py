@@ -48,7 +48,7 @@ def video(tmp_path_factory) -> Path:
     assert writer.isOpened()
     for k in range(VIDEO_FRAMES):
         frame = np.full((SIZE[1], SIZE[0], 3), 110, np.uint8)
-        for (name, x, y, side) in (("grace_hopper", 40 + 3 * k, 60, 200), ("fer_happy", 400 - 3 * k, 230, 180)):
+        for name, x, y, side in (("grace_hopper", 40 + 3 * k, 60, 200), ("fer_happy", 400 - 3 * k, 230, 180)):
             frame[y : y + side, x : x + side] = cv2.resize(faces[name], (side, side), interpolation=cv2.INTER_AREA)
         writer.write(frame)
     writer.release()
@@ -70,8 +70,9 @@ def count_frames(path: Path) -> int:
 @pytest.mark.parametrize("every", [1, 3])
 def test_video_to_video_csv_json(trained_model, video, tmp_path, every):
     out, log_csv, log_json = tmp_path / "out.mp4", tmp_path / "faces.csv", tmp_path / "faces.json"
-    result = annotate_cli(video, "--out", out, "--csv", log_csv, "--json", log_json, "--model", trained_model,
-                          "--every", every)
+    result = annotate_cli(
+        video, "--out", out, "--csv", log_csv, "--json", log_json, "--model", trained_model, "--every", every
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert visible_files(tmp_path) == ["faces.csv", "faces.json", "out.mp4"]  # no partials left behind
 
@@ -143,7 +144,10 @@ def test_folder_of_images(trained_model, tmp_path):
     assert doc["input_kind"] == "images"
     assert doc["files"] == ["a_grace.jpg", "b_happy.png", "c_blank.bmp"]
     assert [(f["file"], len(f["faces"])) for f in doc["frames"]] == [
-        ("a_grace.jpg", 1), ("b_happy.png", 1), ("c_blank.bmp", 0)]
+        ("a_grace.jpg", 1),
+        ("b_happy.png", 1),
+        ("c_blank.bmp", 0),
+    ]
     with open(log_csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
     # Each row names its image; its frame number also indexes the JSON's "files".
@@ -182,8 +186,9 @@ def test_missing_input_exits_2_and_writes_nothing(trained_model, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     missing = tmp_path / "no_such_video.mp4"
-    result = annotate_cli(missing, "--out", out / "o.mp4", "--csv", out / "o.csv", "--json", out / "o.json",
-                          "--model", trained_model)
+    result = annotate_cli(
+        missing, "--out", out / "o.mp4", "--csv", out / "o.csv", "--json", out / "o.json", "--model", trained_model
+    )
     assert result.returncode == 2
     assert "input not found" in result.stderr and str(missing) in result.stderr
     assert "Traceback" not in result.stderr
@@ -211,8 +216,9 @@ def test_unusable_model_exits_2_and_writes_nothing(trained_model, video, tmp_pat
         (model / "model.tflite").write_bytes(b"\0garbage" * 64)
     out = tmp_path / "out"
     out.mkdir()
-    result = annotate_cli(video, "--out", out / "o.mp4", "--csv", out / "o.csv", "--json", out / "o.json",
-                          "--model", model)
+    result = annotate_cli(
+        video, "--out", out / "o.mp4", "--csv", out / "o.csv", "--json", out / "o.json", "--model", model
+    )
     assert result.returncode == 2
     assert str(model) in result.stderr and "model" in result.stderr
     assert "Traceback" not in result.stderr
@@ -235,8 +241,20 @@ def test_interrupted_run_removes_partials(trained_model, video, tmp_path, monkey
     monkeypatch.setattr(EmotionPipeline, "process", interrupt_later)
     out = tmp_path / "out"
     out.mkdir()
-    code = annotate.main([str(video), "--out", str(out / "o.mp4"), "--csv", str(out / "o.csv"),
-                          "--json", str(out / "o.json"), "--model", str(trained_model), "--no-progress"])
+    code = annotate.main(
+        [
+            str(video),
+            "--out",
+            str(out / "o.mp4"),
+            "--csv",
+            str(out / "o.csv"),
+            "--json",
+            str(out / "o.json"),
+            "--model",
+            str(trained_model),
+            "--no-progress",
+        ]
+    )
     assert code == 130
     assert calls["n"] == 5
     assert "interrupted" in capsys.readouterr().err
@@ -265,7 +283,7 @@ def long_video(tmp_path_factory) -> Path:
     for k in range(600):
         frame = np.full((240, 320, 3), 90, np.uint8)
         x = 10 + (k % 150)
-        frame[40:190, x:x + 150] = face
+        frame[40:190, x : x + 150] = face
         writer.write(frame)
     writer.release()
     return path
@@ -277,10 +295,26 @@ def test_termination_signal_removes_partials(trained_model, long_video, tmp_path
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ferdesk.cli", "annotate", str(long_video), "--out", str(out / "o.mp4"),
-         "--csv", str(out / "o.csv"), "--model", str(trained_model), "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
-        preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)])
+        [
+            sys.executable,
+            "-m",
+            "ferdesk.cli",
+            "annotate",
+            str(long_video),
+            "--out",
+            str(out / "o.mp4"),
+            "--csv",
+            str(out / "o.csv"),
+            "--model",
+            str(trained_model),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)],
+    )
     partial = out / f".o.partial-{proc.pid}.mp4"  # ferdesk.outputs.staging_path, in the command's process
     try:
         deadline = time.monotonic() + 120
@@ -311,9 +345,24 @@ def test_ctrl_c_while_loading_is_one_line(trained_model, video, tmp_path):
     """Ctrl-C while numpy, OpenCV and MediaPipe load: one line, status 130 (an import interrupted half way would
     otherwise surface as an ImportError traceback)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ferdesk.cli", "annotate", str(video), "--csv", str(tmp_path / "o.csv"),
-         "--model", str(trained_model), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=REPO_ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [
+            sys.executable,
+            "-m",
+            "ferdesk.cli",
+            "annotate",
+            str(video),
+            "--csv",
+            str(tmp_path / "o.csv"),
+            "--model",
+            str(trained_model),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 60
         while not has_loaded(proc.pid, "_multiarray_umath"):  # numpy is loading
@@ -352,8 +401,14 @@ def test_symlink_loop_is_one_clear_line(trained_model, video, tmp_path, capsys, 
 def test_bad_numbers_are_refused_before_any_work(tmp_path, capsys):
     image = tmp_path / "x.png"
     cv2.imwrite(str(image), np.full((64, 64, 3), 50, np.uint8))
-    for option, value in (("--every", "0"), ("--every", "1.5"), ("--min-confidence", "1.2"),
-                          ("--min-confidence", "nan"), ("--smoothing", "0"), ("--smoothing", "-1")):
+    for option, value in (
+        ("--every", "0"),
+        ("--every", "1.5"),
+        ("--min-confidence", "1.2"),
+        ("--min-confidence", "nan"),
+        ("--smoothing", "0"),
+        ("--smoothing", "-1"),
+    ):
         code = annotate.main([str(image), "--csv", str(tmp_path / "o.csv"), option, value])
         assert code == 2
         err = capsys.readouterr().err
@@ -367,7 +422,7 @@ def test_truncated_video_is_said_to_have_ended_early(trained_model, tmp_path, ca
     writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
     for k in range(100):
         frame = np.full((240, 320, 3), 100, np.uint8)
-        frame[60:180, 20 + k:140 + k] = face
+        frame[60:180, 20 + k : 140 + k] = face
         writer.write(frame)
     writer.release()
     data = full.read_bytes()
@@ -411,8 +466,18 @@ def tmpfs(tmp_path):
 
 def test_read_only_output_folder_is_one_line(trained_model, video, tmpfs, capfd):
     folder = tmpfs("ro", "ro,size=1m")
-    code = annotate.main([str(video), "--out", str(folder / "o.mp4"), "--csv", str(folder / "o.csv"),
-                          "--model", str(trained_model), "--no-progress"])
+    code = annotate.main(
+        [
+            str(video),
+            "--out",
+            str(folder / "o.mp4"),
+            "--csv",
+            str(folder / "o.csv"),
+            "--model",
+            str(trained_model),
+            "--no-progress",
+        ]
+    )
     err = capfd.readouterr().err
     assert code == 2
     assert own_lines(err) == [f"ferdesk annotate: error: cannot write {folder / 'o.mp4'}: Read-only file system"]
@@ -468,8 +533,18 @@ def test_logs_are_streamed_while_frames_are_analysed(trained_model, video, tmp_p
         return process(self, *args, **kwargs)
 
     monkeypatch.setattr(EmotionPipeline, "process", process_and_look)
-    code = annotate.main([str(video), "--csv", str(tmp_path / "faces.csv"), "--json", str(tmp_path / "faces.json"),
-                          "--model", str(trained_model), "--no-progress"])
+    code = annotate.main(
+        [
+            str(video),
+            "--csv",
+            str(tmp_path / "faces.csv"),
+            "--json",
+            str(tmp_path / "faces.json"),
+            "--model",
+            str(trained_model),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     # Two faces a frame: before frame k is analysed, the rows of frames 0..k-1 are already written.
     assert rows_seen[-VIDEO_FRAMES:] == [2 * k for k in range(VIDEO_FRAMES)]

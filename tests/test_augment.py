@@ -76,6 +76,7 @@ def test_host_augmentation_follows_the_keras_recipe(sample_csv):
     strong = augment_batch(original, np.random.default_rng(1), strong=True)
     _assert_strong_changes_light_and_hides_patches(original, basic, strong)
     # About half the faces come out mirrored: those sit closer to the flipped original than to the original.
-    mirrored = (np.abs(basic - original[:, :, ::-1]).mean(axis=(1, 2, 3))
-                < np.abs(basic - original).mean(axis=(1, 2, 3))).mean()
+    mirrored = (
+        np.abs(basic - original[:, :, ::-1]).mean(axis=(1, 2, 3)) < np.abs(basic - original).mean(axis=(1, 2, 3))
+    ).mean()
     assert 0.3 < mirrored < 0.7

@@ -68,12 +68,19 @@ def test_host_batch_fit_path_trains_and_returns_the_plain_model(sample_csv, monk
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
 
 
-def test_run_without_the_converter_keeps_model_keras_and_reexport_completes_the_folder(small_study_csv, tmp_path,
-                                                                                      monkeypatch):
+def test_run_without_the_converter_keeps_model_keras_and_reexport_completes_the_folder(
+    small_study_csv, tmp_path, monkeypatch
+):
     monkeypatch.setattr(export, "can_export_tflite", lambda: False)
     out = tmp_path / "trained-without-tensorflow"
-    config = RunConfig(data=small_study_csv, out=out, emotions=["sad", "surprise"], models=["cnn_small"], folds=0,
-                       fit=fit.FitSettings(epochs=1, augment=False))
+    config = RunConfig(
+        data=small_study_csv,
+        out=out,
+        emotions=["sad", "surprise"],
+        models=["cnn_small"],
+        folds=0,
+        fit=fit.FitSettings(epochs=1, augment=False),
+    )
     run_training(config, Progress("quiet"))
     assert (out / "model.keras").is_file() and not (out / "model.tflite").exists()
     card = json.loads((out / "card.json").read_text())

@@ -38,8 +38,12 @@ def test_pipeline_benchmark_finds_every_face_and_compares_with_fer(tmp_path, cap
     assert set(report["scenes"]) == {"1face", "5faces"}
     for scene, result in report["scenes"].items():
         expected = result["faces_expected"]
-        assert result["faces_found"] == {"min": expected, "max": expected, "mean": float(expected),
-                                         "frames_with_expected": 6}, scene
+        assert result["faces_found"] == {
+            "min": expected,
+            "max": expected,
+            "mean": float(expected),
+            "frames_with_expected": 6,
+        }, scene
         # Each frame's detect+crop+classify lies inside its end-to-end time, so their medians are ordered too.
         assert 0 < result["fer_equivalent"]["median_ms"] <= result["end_to_end"]["median_ms"]
         assert set(result["stages"]) == {"detect", "crop", "classify", "track", "overlay"}
@@ -47,8 +51,9 @@ def test_pipeline_benchmark_finds_every_face_and_compares_with_fer(tmp_path, cap
         fer_ms = peer["scenes"][scene]["end_to_end"]["median_ms"]
         assert fer["end_to_end"]["median_ms"] == fer_ms
         assert fer["speedup_median"] == pytest.approx(fer_ms / result["end_to_end"]["median_ms"], abs=0.006)
-        assert fer["speedup_same_work_median"] == pytest.approx(fer_ms / result["fer_equivalent"]["median_ms"],
-                                                                abs=0.006)
+        assert fer["speedup_same_work_median"] == pytest.approx(
+            fer_ms / result["fer_equivalent"]["median_ms"], abs=0.006
+        )
         assert fer["speedup_same_work_median"] >= fer["speedup_median"]
     assert report["peer"]["fer"] == peer["fer"]
     assert "faster end to end" in printed and "on the same work" in printed
@@ -96,13 +101,19 @@ def test_accuracy_benchmark_scores_every_shipped_model(tmp_path, capsys):
     bench = load_script("accuracy")
     out = tmp_path / "accuracy.json"
     peer_file = RESULTS / "fer_accuracy.json"
-    assert bench.main(["--data", str(SAMPLE_CSV), "--usage", "PublicTest", "--json", str(out),
-                       "--peer-json", str(peer_file)]) == 0
+    assert (
+        bench.main(
+            ["--data", str(SAMPLE_CSV), "--usage", "PublicTest", "--json", str(out), "--peer-json", str(peer_file)]
+        )
+        == 0
+    )
     rows = json.loads(out.read_text())
     printed = capsys.readouterr().out
     shipped = sorted(p.name for p in MODELS_DIR.iterdir() if (p / "card.json").is_file())
     assert [r["model"] for r in rows[:-1]] == shipped
-    assert rows[-1]["model"].startswith("fer ") and rows[-1]["accuracy"] == json.loads(peer_file.read_text())["accuracy"]
+    assert (
+        rows[-1]["model"].startswith("fer ") and rows[-1]["accuracy"] == json.loads(peer_file.read_text())["accuracy"]
+    )
 
     faces, codes = read_sample("PublicTest")
     for row in rows[:-1]:

@@ -16,7 +16,7 @@ def test_folds_preserve_ratios_and_hold_each_face_out_once(full_csv):
     assert len(splits) == 10
     overall = np.bincount(labels) / len(labels)
     for repeat in range(2):
-        held_out = np.concatenate([test for _, test in splits[repeat * 5:(repeat + 1) * 5]])
+        held_out = np.concatenate([test for _, test in splits[repeat * 5 : (repeat + 1) * 5]])
         assert sorted(held_out.tolist()) == list(range(len(labels)))  # every face held out exactly once
     for train, test in splits:
         assert not set(train) & set(test)

@@ -183,13 +183,19 @@ def test_without_named_emotions_the_data_decides(sample_csv, tmp_path):
 
 def test_named_emotions_need_training_and_test_faces(sample_csv, rows, tmp_path):
     write_folder_dataset(tmp_path / "folder", load_fer_csv(sample_csv, "happy,sad"))
-    with pytest.raises(DatasetError, match="no training faces of fear, neutral; it has training faces of happy, sad "
-                                           "only: leave fear, neutral out of --emotions"):
+    with pytest.raises(
+        DatasetError,
+        match="no training faces of fear, neutral; it has training faces of happy, sad "
+        "only: leave fear, neutral out of --emotions",
+    ):
         check_emotions(load_dataset(tmp_path / "folder", "happy,sad,fear,neutral"), named=True, test_usage="PublicTest")
     # Training faces of every emotion, but no PublicTest faces of sad (code 4).
     path = write_csv(tmp_path / "untested.csv", [r for r in rows if not (r[0] == "4" and r[2] == "PublicTest")])
-    with pytest.raises(DatasetError, match=r"no PublicTest faces of sad to test on; .*--emotions angry,disgust,fear,"
-                                           r"happy,surprise,neutral"):
+    with pytest.raises(
+        DatasetError,
+        match=r"no PublicTest faces of sad to test on; .*--emotions angry,disgust,fear,"
+        r"happy,surprise,neutral",
+    ):
         check_emotions(load_fer_csv(path), named=True, test_usage="PublicTest")
     with pytest.raises(DatasetError, match="no PublicTest faces of sad"):  # the same without --emotions
         check_emotions(load_fer_csv(path), named=False, test_usage="PublicTest")
@@ -203,11 +209,15 @@ def test_one_emotion_is_refused_clearly(rows, tmp_path):
 
 def test_where_test_faces_come_from(rows, tmp_path):
     both = write_csv(tmp_path / "both.csv", rows)
-    with pytest.raises(DatasetError, match="no PrivateTest rows to test on; its test rows are marked PublicTest: "
-                                           "pass --test-usage PublicTest"):
+    with pytest.raises(
+        DatasetError,
+        match="no PrivateTest rows to test on; its test rows are marked PublicTest: pass --test-usage PublicTest",
+    ):
         check_emotions(load_fer_csv(both), named=False, test_usage="PrivateTest")
     training_only = write_csv(tmp_path / "train.csv", [r for r in rows if r[2] == "Training"])
     data, notes = check_emotions(load_fer_csv(training_only), named=False, test_usage="PublicTest")
     assert notes == [f"no test rows in {training_only}: testing on 10% of the training faces, held back"]
-    with pytest.raises(DatasetError, match=r"too few training faces of angry \(4\), .* for --folds 5 \(at least 5 each\)"):
+    with pytest.raises(
+        DatasetError, match=r"too few training faces of angry \(4\), .* for --folds 5 \(at least 5 each\)"
+    ):
         check_emotions(load_fer_csv(both), named=False, test_usage="PublicTest", folds=5)

@@ -209,7 +209,13 @@ import sys  # noqa: E402
 from conftest import REPO_ROOT  # noqa: E402
 
 from ferdesk.detect import (  # noqa: E402
-    DETECTOR_MODES, FaceFinder, drop_boxes_around_faces, merge_detections, same_face, scan_plan, tile_grid,
+    DETECTOR_MODES,
+    FaceFinder,
+    drop_boxes_around_faces,
+    merge_detections,
+    same_face,
+    scan_plan,
+    tile_grid,
     tile_sides,
 )
 
@@ -344,7 +350,7 @@ def test_auto_scans_first_then_spreads_the_scan_over_seconds(bench, people):
 def still_then_moving(bench, people, count=90, start_moving=45, speed=20.0):
     """One real face of 200 px in the middle of a 640x480 frame: still (under 1 px per frame) until
     `start_moving`, then moving `speed` px every frame, back and forth over 4 * speed px."""
-    (frame0, (truth0,)), = bench.moving_frames(people, 640, 480, 1, 200, 1, 0, bench.backgrounds()[0])
+    ((frame0, (truth0,)),) = bench.moving_frames(people, 640, 480, 1, 200, 1, 0, bench.backgrounds()[0])
     background = bench.cover(bench.backgrounds()[0], 640, 480)
     x0, y0 = int(truth0.x) - 40, int(truth0.y) - 40
     patch = frame0[y0 : y0 + int(truth0.h) + 80, x0 : x0 + int(truth0.w) + 80].copy()
@@ -464,10 +470,13 @@ def test_auto_finds_a_small_face_that_comes_later_within_the_longest_scan_round(
     assert first_seen is not None and first_seen - arrival <= 30 * finder.max_scan_interval_s + 1
 
 
-@pytest.mark.parametrize("names, side, gap", [
-    (["fer_angry", "fer_happy", "fer_sad", "fer_surprise"], 130, 12),
-    (["fer_angry", "fer_happy", "fer_sad", "fer_surprise", "fer_fear"], 110, 8),
-])
+@pytest.mark.parametrize(
+    "names, side, gap",
+    [
+        (["fer_angry", "fer_happy", "fer_sad", "fer_surprise"], 130, 12),
+        (["fer_angry", "fer_happy", "fer_sad", "fer_surprise", "fer_fear"], 110, 8),
+    ],
+)
 def test_auto_keeps_every_face_of_a_close_row_on_every_frame(names, side, gap):
     """Faces side by side that only the first frame's scan finds (the whole-frame pass misses one): a
     neighbour found on the whole frame must not stand in for the lost face, which is looked for again."""

@@ -73,8 +73,16 @@ def test_a_distilled_student_moves_toward_its_teacher(full_csv, tmp_path):
 
     def student(weight: float):
         # Small batches: enough steps for batch-norm statistics to settle in a short fit.
-        settings = FitSettings(epochs=8, batch_size=16, learning_rate=3e-3, patience=8, augment=False,
-                               distill_weight=weight, temperature=2.0, seed=3)
+        settings = FitSettings(
+            epochs=8,
+            batch_size=16,
+            learning_rate=3e-3,
+            patience=8,
+            augment=False,
+            distill_weight=weight,
+            temperature=2.0,
+            seed=3,
+        )
         result = fit_cnn("cnn_small", 2, train, train, settings, Progress("quiet"))
         return predict_proba(result.model, data.images[unseen])
 
@@ -90,9 +98,30 @@ def test_the_card_keeps_the_teachers_lineage(sample_csv, tmp_path):
     from training.cli import main
 
     out = tmp_path / "student"
-    code = main(["--data", str(sample_csv), "--models", "cnn_small", "--folds", "0", "--epochs", "1",
-                 "--teacher", str(TEACHER), "--temperature", "3", "--distill-weight", "0.5",
-                 "--checkpoints", str(tmp_path / "ck"), "--out", str(out), "--progress", "quiet"])
+    code = main(
+        [
+            "--data",
+            str(sample_csv),
+            "--models",
+            "cnn_small",
+            "--folds",
+            "0",
+            "--epochs",
+            "1",
+            "--teacher",
+            str(TEACHER),
+            "--temperature",
+            "3",
+            "--distill-weight",
+            "0.5",
+            "--checkpoints",
+            str(tmp_path / "ck"),
+            "--out",
+            str(out),
+            "--progress",
+            "quiet",
+        ]
+    )
     assert code == 0
     card = json.loads((out / "card.json").read_text())
     distill = card["training"]["distillation"]
@@ -114,8 +143,18 @@ def test_distillation_flags_are_checked_before_any_work(sample_csv, tmp_path, ca
     assert "temperature" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--data", str(sample_csv), "--teacher", str(TEACHER), "--distill-weight", "1.5"])
-    code = main(["--data", str(sample_csv), "--emotions", "angry,sad", "--teacher",
-                 str(MODELS_DIR / "study-sad-surprise"), "--out", str(tmp_path / "x")])
+    code = main(
+        [
+            "--data",
+            str(sample_csv),
+            "--emotions",
+            "angry,sad",
+            "--teacher",
+            str(MODELS_DIR / "study-sad-surprise"),
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert code == 2 and "cannot teach angry" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 

@@ -15,11 +15,19 @@ from training.evaluate import evaluate
 from training.fit import predict_proba
 
 
-def test_ensemble_is_one_model_that_averages_its_members(tiny_ensemble_model, tiny_cnn_model, trained_model,
-                                                         small_study_csv):
+def test_ensemble_is_one_model_that_averages_its_members(
+    tiny_ensemble_model, tiny_cnn_model, trained_model, small_study_csv
+):
     out = tiny_ensemble_model
-    assert {"model.keras", "model.tflite", "card.json", "report.json", "report.md", "confusion_matrix.png",
-            "member_recall.png"} <= {p.name for p in out.iterdir()}
+    assert {
+        "model.keras",
+        "model.tflite",
+        "card.json",
+        "report.json",
+        "report.md",
+        "confusion_matrix.png",
+        "member_recall.png",
+    } <= {p.name for p in out.iterdir()}
     faces = load_fer_csv(small_study_csv, "sad,surprise").split("PublicTest")[0]
     # model.keras loads in safe mode and gives the members' mean, face by face.
     _, ensemble = load_keras_model(out)
@@ -37,7 +45,9 @@ def test_ensemble_is_one_model_that_averages_its_members(tiny_ensemble_model, ti
         assert evaluate(out, small_study_csv, "PublicTest", backend)["accuracy"] == card.metrics[key]
     report = json.loads((out / "report.json").read_text())
     member_acc = [m["test"]["accuracy"] for m in report["members"]]
-    assert member_acc == [evaluate(f, small_study_csv, "PublicTest")["accuracy"] for f in (tiny_cnn_model, trained_model)]
+    assert member_acc == [
+        evaluate(f, small_study_csv, "PublicTest")["accuracy"] for f in (tiny_cnn_model, trained_model)
+    ]
     text = (out / "report.md").read_text()
     assert "| tiny-cnn (cnn_small) |" in text and f"**{100 * card.metrics['test_accuracy']:.1f}%**" in text
     assert "without flip averaging" in text and card.training["flip_average"] is False
@@ -45,8 +55,17 @@ def test_ensemble_is_one_model_that_averages_its_members(tiny_ensemble_model, ti
 
 def test_ensemble_can_turn_flip_averaging_on(tiny_cnn_model, trained_model, small_study_csv, tmp_path):
     out = tmp_path / "flipped"
-    result = run_cli("-m", "training.ensemble", str(tiny_cnn_model), str(trained_model), "--data", str(small_study_csv),
-                     "--out", str(out), "--flip-average")
+    result = run_cli(
+        "-m",
+        "training.ensemble",
+        str(tiny_cnn_model),
+        str(trained_model),
+        "--data",
+        str(small_study_csv),
+        "--out",
+        str(out),
+        "--flip-average",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     card = read_card(out)
     assert card.training["flip_average"] is True and EmotionClassifier(out).flip_average
@@ -89,7 +108,10 @@ def test_reexporting_an_ensemble_updates_its_own_report(tiny_ensemble_model, sma
     shutil.copytree(tiny_ensemble_model, folder)
     metrics = reexport(folder, small_study_csv, quantize=False)
     report = json.loads((folder / "report.json").read_text())
-    assert report["exported_tflite"] == {"format": "float32", "test_accuracy": metrics["test_accuracy_tflite"],
-                                         "test_macro_f1": metrics["test_macro_f1_tflite"]}
+    assert report["exported_tflite"] == {
+        "format": "float32",
+        "test_accuracy": metrics["test_accuracy_tflite"],
+        "test_macro_f1": metrics["test_macro_f1_tflite"],
+    }
     markdown = (folder / "report.md").read_text()
     assert markdown.startswith("# Ensemble report") and "The app runs `model.tflite` (float32)" in markdown

@@ -69,8 +69,13 @@ def test_export_holds_every_frame_rounded_as_before(demo_results, tmp_path):
     assert doc["app"] == "test" and doc["labels"] == log.labels
     assert len(doc["frames"]) == len(demo_results)
     for k, (frame, result) in enumerate(zip(doc["frames"], demo_results)):
-        assert frame == {**frame_record(result), "source": "demo", "file": "", "wall_clock": wall_clock(start + k / 20),
-                         "model": "default" if k < 60 else "study-sad-surprise"}
+        assert frame == {
+            **frame_record(result),
+            "source": "demo",
+            "file": "",
+            "wall_clock": wall_clock(start + k / 20),
+            "model": "default" if k < 60 else "study-sad-surprise",
+        }
         assert dt.datetime.fromisoformat(frame["wall_clock"]).timestamp() == pytest.approx(start + k / 20, abs=1e-3)
         assert frame["frame"] == result.index and frame["timestamp_s"] == round(result.timestamp, 4)
         for face, found in zip(frame["faces"], result.faces):
@@ -80,7 +85,8 @@ def test_export_holds_every_frame_rounded_as_before(demo_results, tmp_path):
             assert face["box"] == [round(v, 1) for v in (found.box.x, found.box.y, found.box.w, found.box.h)]
             assert face["score"] == pytest.approx(round(found.score, 4), abs=1e-12)
             assert face["probabilities"] == pytest.approx(
-                {k: round(float(p), 4) for k, p in zip(result.labels, found.probabilities)}, abs=1e-12)
+                {k: round(float(p), 4) for k, p in zip(result.labels, found.probabilities)}, abs=1e-12
+            )
     with open(table_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == log.face_count == sum(len(r.faces) for r in demo_results)
@@ -124,7 +130,7 @@ def test_a_log_says_which_source_and_file_each_row_came_from(demo_results, tmp_p
     the sources in the order shown, and a thousand long paths are stored once, not on every frame."""
     log = FaceLog([])
     folder = str(tmp_path / "a folder with a long name" / "photos")
-    plan = ([("demo", "")] * 20 + [(folder, f"photo-{k:04d}.png") for k in range(1000)] + [("camera 0", "")] * 20)
+    plan = [("demo", "")] * 20 + [(folder, f"photo-{k:04d}.png") for k in range(1000)] + [("camera 0", "")] * 20
     for k, (source, file) in enumerate(plan):
         log.add(replace(demo_results[k % 60], index=k), source, file, "default", 1_700_000_000.0 + k)
     names = {"", "default", *(name for pair in plan for name in pair)}
@@ -133,8 +139,9 @@ def test_a_log_says_which_source_and_file_each_row_came_from(demo_results, tmp_p
     log.write(tmp_path / "log.json")
     with open(tmp_path / "log.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["source"], r["file"]) for r in rows] == [
-        plan[int(r["frame"])] for r in rows], "each row names the source and file of its own frame"
+    assert [(r["source"], r["file"]) for r in rows] == [plan[int(r["frame"])] for r in rows], (
+        "each row names the source and file of its own frame"
+    )
     assert {r["source"] for r in rows} == {"demo", folder, "camera 0"}
     doc = json.loads((tmp_path / "log.json").read_text())
     assert [(s["source"], s["frames"]) for s in doc["sources"]] == [("demo", 20), (folder, 1000), ("camera 0", 20)]

@@ -38,6 +38,7 @@ def messages(monkeypatch):
         def box(parent, title, text, *args, **kwargs):
             shown.append((kind, title, text))
             return QMessageBox.Ok
+
         return box
 
     for kind in ("warning", "information", "critical", "about"):
@@ -95,7 +96,7 @@ def test_starts_on_demo_without_camera_and_draws_boxes_on_real_faces(window, mes
     assert result.annotated.shape == result.frame.shape == (480, 640, 3)
     face = result.faces[0]
     x, y, w, h = (int(v) for v in (face.box.x, face.box.y, face.box.w, face.box.h))
-    edge_changed = np.any(result.annotated[y:y + h, x:x + 3] != result.frame[y:y + h, x:x + 3])
+    edge_changed = np.any(result.annotated[y : y + h, x : x + 3] != result.frame[y : y + h, x : x + 3])
     assert edge_changed, "a box is drawn along the face's left edge"
     assert sorted(result.labels) == ["sad", "surprise"]
     assert "Source: demo" in window.status_label.text() and "FPS" in window.status_label.text()
@@ -108,8 +109,9 @@ def test_starts_on_demo_without_camera_and_draws_boxes_on_real_faces(window, mes
 def test_open_image_snapshot_record_and_export(window, qtbot, monkeypatch, tmp_path, messages):
     patch_dialog(monkeypatch, "getOpenFileName", (GRACE_HOPPER, ""))
     window.open_action.trigger()
-    qtbot.waitUntil(lambda: window.last_result is not None and window.last_result.frame.shape[:2] == (600, 512),
-                    timeout=15000)
+    qtbot.waitUntil(
+        lambda: window.last_result is not None and window.last_result.frame.shape[:2] == (600, 512), timeout=15000
+    )
     qtbot.waitUntil(lambda: len(window.last_result.faces) == 1, timeout=10000)
 
     snapshot = tmp_path / "snap.png"
@@ -175,8 +177,9 @@ def test_view_changes_reach_the_worker_as_commands_never_as_a_shared_object(wind
     before = window.worker.view
     window.view_actions["boxes"].trigger()  # off
     assert before.show_boxes, "the worker's options were not changed under its feet"
-    qtbot.waitUntil(lambda: not window.worker.view.show_boxes and not window.worker.pipeline.view.show_boxes,
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: not window.worker.view.show_boxes and not window.worker.pipeline.view.show_boxes, timeout=5000
+    )
     window.view_actions["boxes"].trigger()
     qtbot.waitUntil(lambda: window.worker.view.show_boxes, timeout=5000)
     assert not messages
@@ -225,7 +228,8 @@ def test_source_failing_mid_stream_shows_a_message(window, qtbot, tmp_path, mess
 
 
 def test_a_damaged_last_used_model_falls_back_to_the_default_and_every_model_entry_works(
-        start_window, gui_settings, qtbot, monkeypatch, tmp_path, caplog, messages):
+    start_window, gui_settings, qtbot, monkeypatch, tmp_path, caplog, messages
+):
     broken = damaged_model(tmp_path)
     gui_settings.setValue("model", str(broken))  # the last-used model, damaged since
     monkeypatch.setattr(main_window, "model_folders", lambda: [*model_folders(), broken])
@@ -256,8 +260,9 @@ def test_a_damaged_last_used_model_falls_back_to_the_default_and_every_model_ent
     assert not messages
 
 
-def test_a_model_whose_card_does_not_match_its_outputs_is_refused_at_start(start_window, gui_settings, qtbot,
-                                                                          tmp_path, messages):
+def test_a_model_whose_card_does_not_match_its_outputs_is_refused_at_start(
+    start_window, gui_settings, qtbot, tmp_path, messages
+):
     mislabelled = tmp_path / "five-labels"
     mislabelled.mkdir()
     card = json.loads((DEFAULT_MODEL / "card.json").read_text())
@@ -275,8 +280,7 @@ def test_a_model_whose_card_does_not_match_its_outputs_is_refused_at_start(start
     assert not messages
 
 
-def test_with_no_usable_model_at_start_the_model_menu_still_works(start_window, qtbot, monkeypatch, tmp_path,
-                                                                 messages):
+def test_with_no_usable_model_at_start_the_model_menu_still_works(start_window, qtbot, monkeypatch, tmp_path, messages):
     broken, also_broken = damaged_model(tmp_path), damaged_model(tmp_path, "also-damaged")
     monkeypatch.setattr(main_window, "DEFAULT_MODEL", broken)
     monkeypatch.setattr(main_window, "model_folders", lambda: [also_broken])
@@ -303,13 +307,15 @@ def test_a_camera_that_is_not_there_is_named_and_the_demo_shown_instead(start_wi
     assert win.alert_box.isVisible() and not messages
 
 
-def test_a_missing_video_file_is_named_and_never_opens_a_camera(start_window, gui_settings, qtbot, monkeypatch,
-                                                               tmp_path, caplog, messages):
+def test_a_missing_video_file_is_named_and_never_opens_a_camera(
+    start_window, gui_settings, qtbot, monkeypatch, tmp_path, caplog, messages
+):
     monkeypatch.setattr(main_window, "list_cameras", lambda: [0])  # as on a machine with a webcam
     opened = []
     open_source = main_window.open_source
-    monkeypatch.setattr(main_window, "open_source",
-                        lambda spec, **options: opened.append(spec) or open_source(spec, **options))
+    monkeypatch.setattr(
+        main_window, "open_source", lambda spec, **options: opened.append(spec) or open_source(spec, **options)
+    )
     missing = tmp_path / "missing" / "file.mp4"
     win = start_window(source=str(missing), model=str(STUDY_MODEL))
     qtbot.waitUntil(lambda: win.source_spec == "demo", timeout=30000)
@@ -322,8 +328,9 @@ def test_a_missing_video_file_is_named_and_never_opens_a_camera(start_window, gu
     assert not messages
 
 
-def test_opening_a_file_that_is_not_a_video_or_image_keeps_the_previous_source(window, qtbot, monkeypatch, tmp_path,
-                                                                               messages):
+def test_opening_a_file_that_is_not_a_video_or_image_keeps_the_previous_source(
+    window, qtbot, monkeypatch, tmp_path, messages
+):
     table = tmp_path / "faces.csv"
     table.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
     broken_image = tmp_path / "photo.png"
@@ -342,8 +349,9 @@ def test_opening_a_file_that_is_not_a_video_or_image_keeps_the_previous_source(w
     assert not messages
 
 
-def test_no_camera_notice_stays_while_the_demo_stands_in_and_is_not_remembered(window, gui_settings, qtbot,
-                                                                               monkeypatch, messages):
+def test_no_camera_notice_stays_while_the_demo_stands_in_and_is_not_remembered(
+    window, gui_settings, qtbot, monkeypatch, messages
+):
     wait_for_frames(qtbot, window, 20)  # well after the first frames replaced the old on-video notice
     assert window.alert_box.isVisible() and "No camera found" in window.alert.text()
     assert "Source: demo (no camera found)" in window.status_label.text()
@@ -425,8 +433,7 @@ def test_retrain_can_fine_tune_the_model_in_use(window, qtbot, tiny_cnn_model, s
     assert not messages
 
 
-def test_an_ensemble_runs_live_but_is_not_offered_as_a_fine_tuning_start(window, qtbot, tiny_ensemble_model,
-                                                                          messages):
+def test_an_ensemble_runs_live_but_is_not_offered_as_a_fine_tuning_start(window, qtbot, tiny_ensemble_model, messages):
     window.set_model(tiny_ensemble_model)
     qtbot.waitUntil(lambda: window.worker.pipeline.classifier.card.folder == tiny_ensemble_model, timeout=30000)
     count = window.last_result.index
@@ -496,8 +503,9 @@ def test_face_detection_menu_switches_the_detector_and_is_remembered(window, sta
     qtbot.waitUntil(lambda: window.worker.pipeline.detector.mode == "tiled", timeout=10000)
     assert gui_settings.value("view/detector") == "tiled"
     shown = window.worker.frames_processed
-    qtbot.waitUntil(lambda: window.worker.frames_processed > shown + 2 and len(window.last_result.faces) > 0,
-                    timeout=20000)
+    qtbot.waitUntil(
+        lambda: window.worker.frames_processed > shown + 2 and len(window.last_result.faces) > 0, timeout=20000
+    )
     window.close()
     again = start_window(model=str(STUDY_MODEL))
     assert again.detector_actions["tiled"].isChecked() and again.worker.detector_mode == "tiled"

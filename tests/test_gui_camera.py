@@ -15,8 +15,9 @@ from ferdesk.sources import CameraSource, open_source
 messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
 
-def test_camera_settings_are_remembered_and_asked_of_the_camera(start_window, gui_settings, qtbot, monkeypatch,
-                                                                  messages):
+def test_camera_settings_are_remembered_and_asked_of_the_camera(
+    start_window, gui_settings, qtbot, monkeypatch, messages
+):
     monkeypatch.setattr(main_window, "list_cameras", lambda: [0, 2])
     opened = []
 

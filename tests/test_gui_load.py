@@ -89,7 +89,7 @@ def test_analysing_every_third_frame_shows_the_others_with_the_last_faces(window
     assert shown.result.index not in {s.result.index for s in analysed}
     box = shown.result.faces[0].box
     x, y, h = int(box.x), int(box.y), int(box.h)
-    assert np.any(shown.result.annotated[y:y + h, x:x + 3] != shown.result.frame[y:y + h, x:x + 3])
+    assert np.any(shown.result.annotated[y : y + h, x : x + 3] != shown.result.frame[y : y + h, x : x + 3])
     assert "FPS analysed (" in window.status_label.text() and " shown)" in window.status_label.text()
 
     window.analyse_every_actions[1].trigger()  # every frame again
@@ -143,8 +143,9 @@ def test_the_load_benchmark_measures_each_setting(qapp, tmp_path, monkeypatch, c
     monkeypatch.setenv("FERDESK_USER_MODELS", str(tmp_path / "models"))
     bench = load_module(REPO_ROOT / "benchmarks" / "app_load.py")
     out = tmp_path / "load.json"
-    assert bench.main(["--seconds", "1.5", "--warmup-s", "0.5", "--settings", "off,cap5+every2",
-                       "--json", str(out)]) == 0
+    assert (
+        bench.main(["--seconds", "1.5", "--warmup-s", "0.5", "--settings", "off,cap5+every2", "--json", str(out)]) == 0
+    )
     report = json.loads(out.read_text())
     off, low = report["results"]
     assert (off["frame_rate_cap"], off["analyse_every"], low["frame_rate_cap"], low["analyse_every"]) == (0, 1, 5, 2)
@@ -152,5 +153,7 @@ def test_the_load_benchmark_measures_each_setting(qapp, tmp_path, monkeypatch, c
     for r in (off, low):
         assert 0 < r["cpu_percent_of_all_cores"] <= 100 * 1.05
         assert r["cpu_percent_of_one_core"] == pytest.approx(r["cpu_percent_of_all_cores"] * r["cores"], abs=0.2)
-        assert 0 <= r["dropped_share"] <= 1 and r["analysed_per_s"] <= r["shown_per_s"] + 1 <= r["source_frames_per_s"] + 2
+        assert (
+            0 <= r["dropped_share"] <= 1 and r["analysed_per_s"] <= r["shown_per_s"] + 1 <= r["source_frames_per_s"] + 2
+        )
     assert low["shown_per_s"] <= 5 * 1.4 and low["analysed_per_s"] <= low["shown_per_s"] * 0.5 + 1

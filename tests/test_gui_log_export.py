@@ -45,7 +45,8 @@ def wall_time(text: str) -> float:
 
 
 def test_the_log_of_a_demo_then_folder_session_names_every_rows_source_file_model_and_time(
-        window, qtbot, monkeypatch, tmp_path, messages):
+    window, qtbot, monkeypatch, tmp_path, messages
+):
     wait = window.last_result.timestamp
     qtbot.waitUntil(lambda: window.last_result.timestamp > wait + 1, timeout=30000)  # a second of the demo
     folder = tmp_path / "photos"
@@ -70,7 +71,7 @@ def test_the_log_of_a_demo_then_folder_session_names_every_rows_source_file_mode
     assert {r["source"] for r in rows} == {"demo", str(folder)}, "every row names what the user opened"
     demo_rows = [r for r in rows if r["source"] == "demo"]
     photo_rows = [r for r in rows if r["source"] == str(folder)]
-    assert len(demo_rows) >= 10 and rows[:len(demo_rows)] == demo_rows, "the demo's rows, then the folder's"
+    assert len(demo_rows) >= 10 and rows[: len(demo_rows)] == demo_rows, "the demo's rows, then the folder's"
     assert {r["file"] for r in demo_rows} == {""}
     assert [r["file"] for r in photo_rows] == sorted(r["file"] for r in photo_rows), "each photo in turn"
     assert {r["file"] for r in photo_rows} == {p.name for p in photos}, "each photo's rows name its file"
@@ -81,7 +82,8 @@ def test_the_log_of_a_demo_then_folder_session_names_every_rows_source_file_mode
     doc = json.loads(doc_path.read_text())
     assert [s["source"] for s in doc["sources"]] == ["demo", str(folder)]
     assert doc["sources"][1]["frames"] == 3 and wall_time(doc["sources"][0]["started"]) <= wall_time(
-        doc["sources"][1]["started"])
+        doc["sources"][1]["started"]
+    )
     photo_frames = [f for f in doc["frames"] if f["source"] == str(folder)]
     assert [f["file"] for f in photo_frames] == [p.name for p in photos] and all(f["faces"] for f in photo_frames)
     assert all(f["model"] == "study-sad-surprise" and wall_time(f["wall_clock"]) for f in doc["frames"])
@@ -92,10 +94,16 @@ def test_the_log_of_a_demo_then_folder_session_names_every_rows_source_file_mode
 
 
 def test_quit_asks_about_unexported_rows_and_unsaved_pictures_and_cancel_keeps_the_window(
-        window, qtbot, monkeypatch, tmp_path, messages):
+    window, qtbot, monkeypatch, tmp_path, messages
+):
     qtbot.waitUntil(lambda: window.session_log.unexported_faces > 0, timeout=10000)
-    monkeypatch.setattr(QMenu, "exec_", lambda menu, *a: next(
-        action for action in next(a.menu() for a in menu.actions() if a.menu()).actions() if action.text() == "sad"))
+    monkeypatch.setattr(
+        QMenu,
+        "exec_",
+        lambda menu, *a: next(
+            action for action in next(a.menu() for a in menu.actions() if a.menu()).actions() if action.text() == "sad"
+        ),
+    )
     pos = on_screen(window, window.last_result.faces[0])  # right-click a face: "This is actually" sad
     QApplication.sendEvent(window.video, QContextMenuEvent(QContextMenuEvent.Mouse, pos, window.video.mapToGlobal(pos)))
     assert len(window.own_faces) == 1
@@ -133,7 +141,9 @@ def test_after_an_export_quit_does_not_ask(window, qtbot, monkeypatch, tmp_path,
 
 def test_the_ferdesk_command_logs_the_windows_alerts_to_stderr():
     """Problems the window shows are logged; the entry point sends the log to stderr."""
-    code = ("import logging; from ferdesk.cli import configure_logging; configure_logging(); "
-            "logging.getLogger('ferdesk.gui.main_window').warning('Cannot open camera 7')")
+    code = (
+        "import logging; from ferdesk.cli import configure_logging; configure_logging(); "
+        "logging.getLogger('ferdesk.gui.main_window').warning('Cannot open camera 7')"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "ferdesk: WARNING: Cannot open camera 7\n"

@@ -39,8 +39,9 @@ def on_screen(win, face) -> QPoint:
     """Where a face's centre is in the video widget."""
     rect = win.video.target_rect()
     scale = rect.width() / win.video.image.width()
-    return QPoint(int(rect.x() + (face.box.x + face.box.w / 2) * scale),
-                  int(rect.y() + (face.box.y + face.box.h / 2) * scale))
+    return QPoint(
+        int(rect.x() + (face.box.x + face.box.w / 2) * scale), int(rect.y() + (face.box.y + face.box.h / 2) * scale)
+    )
 
 
 def open_dialog(win, tmp_path):
@@ -122,8 +123,9 @@ def test_teach_it_my_face_on_the_demo_from_capture_to_a_fine_tuned_model(window,
     # Before and after, on the held-back pictures, as the app's classifier scores them.
     faces, truth = dialog.parts.test_faces()
     assert len(truth) == sum(len(v) for v in dialog.parts.test.values()) >= 2
-    assert not {id(s) for v in dialog.parts.train.values() for s in v} & {id(s) for v in dialog.parts.test.values()
-                                                                           for s in v}
+    assert not {id(s) for v in dialog.parts.train.values() for s in v} & {
+        id(s) for v in dialog.parts.test.values() for s in v
+    }
 
     def scored(folder):
         classifier = EmotionClassifier(folder)
@@ -145,8 +147,9 @@ def test_teach_it_my_face_on_the_demo_from_capture_to_a_fine_tuned_model(window,
     assert not messages
 
 
-def test_right_click_this_is_actually_adds_the_face_and_the_capture_asks_in_turn(window, qtbot, tmp_path,
-                                                                                   monkeypatch, messages):
+def test_right_click_this_is_actually_adds_the_face_and_the_capture_asks_in_turn(
+    window, qtbot, tmp_path, monkeypatch, messages
+):
     menus = []
 
     def choose_surprise(menu, *args):
@@ -158,15 +161,15 @@ def test_right_click_this_is_actually_adds_the_face_and_the_capture_asks_in_turn
     result = window.last_result
     face = result.faces[0]
     pos = on_screen(window, face)
-    QApplication.sendEvent(window.video, QContextMenuEvent(QContextMenuEvent.Mouse, pos,
-                                                           window.video.mapToGlobal(pos)))
+    QApplication.sendEvent(window.video, QContextMenuEvent(QContextMenuEvent.Mouse, pos, window.video.mapToGlobal(pos)))
     assert menus == [("This is actually", ["sad", "surprise"])]
     (sample,) = window.own_faces.samples
     assert sample.emotion == "surprise" and sample.origin == CORRECTION and sample.track_id == face.track_id
     assert np.array_equal(sample.face, face_crop(result.frame, face))  # the shared crop of that face
     # A click on no face offers nothing.
-    QApplication.sendEvent(window.video, QContextMenuEvent(QContextMenuEvent.Mouse, QPoint(1, 1),
-                                                           window.video.mapToGlobal(QPoint(1, 1))))
+    QApplication.sendEvent(
+        window.video, QContextMenuEvent(QContextMenuEvent.Mouse, QPoint(1, 1), window.video.mapToGlobal(QPoint(1, 1)))
+    )
     assert len(menus) == 1 and len(window.own_faces) == 1
 
     dialog = open_dialog(window, tmp_path)
@@ -181,8 +184,13 @@ def test_right_click_this_is_actually_adds_the_face_and_the_capture_asks_in_turn
     assert dialog.pages.currentWidget() is dialog.setup_page
     seen = []
     watch = QTimer(interval=20)
-    watch.timeout.connect(lambda: seen.append((dialog.prompt.text(), dialog.countdown.text()))
-                          if dialog.pages.currentWidget() is dialog.capture_page else None)
+    watch.timeout.connect(
+        lambda: (
+            seen.append((dialog.prompt.text(), dialog.countdown.text()))
+            if dialog.pages.currentWidget() is dialog.capture_page
+            else None
+        )
+    )
     watch.start()
     qtbot.mouseClick(dialog.start_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: dialog.pages.currentWidget() is dialog.review_page, timeout=15000)

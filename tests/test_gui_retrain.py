@@ -63,8 +63,18 @@ def test_the_model_card_reads_as_text_with_the_json_beside_it(window, messages):
     dialog = ModelInfoDialog(read_card(STUDY_MODEL), window)
     text = dialog.card_view.toPlainText()
     assert not text.lstrip().startswith("{") and '"labels"' not in text
-    for words in ("study-sad-surprise", "Emotions", "sad, surprise", "Accuracy on the test faces", "90.4%",
-                  "guessing would give 50%", "Training faces", "8,001", "Command", "ferdesk-train --data"):
+    for words in (
+        "study-sad-surprise",
+        "Emotions",
+        "sad, surprise",
+        "Accuracy on the test faces",
+        "90.4%",
+        "guessing would give 50%",
+        "Training faces",
+        "8,001",
+        "Command",
+        "ferdesk-train --data",
+    ):
         assert words in text, words
     tabs = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
     assert tabs[0] == "Card" and "card.json" in tabs
@@ -165,8 +175,9 @@ def test_before_start_the_dialog_warns_and_estimates_the_duration(window, tmp_pa
     assert not messages
 
 
-def test_closing_the_dialog_leaves_the_run_going_and_cancel_asks_after_a_minute(window, qtbot, sample_csv,
-                                                                             monkeypatch, messages):
+def test_closing_the_dialog_leaves_the_run_going_and_cancel_asks_after_a_minute(
+    window, qtbot, sample_csv, monkeypatch, messages
+):
     dialog = open_dialog(window)
     test_gui.configure_retrain(dialog, sample_csv, "gui-background", epochs=200)
     dialog.KILL_AFTER_MS = 2000

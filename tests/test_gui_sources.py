@@ -23,6 +23,7 @@ from ferdesk.sources import DemoSource
 
 messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
+
 def demo_photos(folder, times):
     """Frames of the demo at the given seconds, as PNG files: real faces, different ones at each time."""
     folder.mkdir()
@@ -100,12 +101,18 @@ def test_pause_is_shown_and_view_changes_redraw_the_paused_frame(window, qtbot, 
     np.testing.assert_array_equal(window.last_result.frame, paused.frame)
     window.view_actions["boxes"].trigger()
     window.view_actions["mirror"].trigger()
-    qtbot.waitUntil(lambda: window.last_result is not paused and window.view.mirror
-                    and np.array_equal(window.last_result.frame, paused.frame[:, ::-1]), timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            window.last_result is not paused
+            and window.view.mirror
+            and np.array_equal(window.last_result.frame, paused.frame[:, ::-1])
+        ),
+        timeout=5000,
+    )
     face, mirrored = paused.faces[0], faces_of(window.last_result)[paused.faces[0].track_id]
     assert mirrored.box.x == pytest.approx(paused.frame.shape[1] - face.box.x - face.box.w)
     x, y, h = int(mirrored.box.x), int(mirrored.box.y), int(mirrored.box.h)
-    assert np.any(window.last_result.annotated[y:y + h, x:x + 3] != window.last_result.frame[y:y + h, x:x + 3])
+    assert np.any(window.last_result.annotated[y : y + h, x : x + 3] != window.last_result.frame[y : y + h, x : x + 3])
     assert window.worker.frames_processed == analysed, "redrawn, not analysed again"
     window.pause_action.trigger()
     wait_for_frames(qtbot, window)
@@ -133,21 +140,31 @@ def test_face_ids_restart_with_each_source_and_stay_with_one_demo_face(window, q
     for result in results:
         for face in result.faces:
             cx, cy = face.box.x + face.box.w / 2, face.box.y + face.box.h / 2
-            slot = min(range(demo.SLOTS), key=lambda s: np.hypot(*np.subtract(demo._placement(s, result.timestamp)[:2],
-                                                                              (cx, cy))))
+            slot = min(
+                range(demo.SLOTS),
+                key=lambda s: np.hypot(*np.subtract(demo._placement(s, result.timestamp)[:2], (cx, cy))),
+            )
             people[face.track_id].add(demo.faces[demo.face_index(slot, result.timestamp)][0])
-    changed = {demo.face_index(s, start) for s in range(3)} != {demo.face_index(s, results[-1].timestamp)
-                                                                 for s in range(3)}
+    changed = {demo.face_index(s, start) for s in range(3)} != {
+        demo.face_index(s, results[-1].timestamp) for s in range(3)
+    }
     assert changed and len(people) > 3, "new faces came and got new ids"
     assert all(len(names) == 1 for names in people.values()), dict(people)
 
     window.set_source(GRACE_HOPPER)
-    qtbot.waitUntil(lambda: window.last_result.frame.shape[:2] == (600, 512) and bool(window.last_result.faces),
-                    timeout=15000)
+    qtbot.waitUntil(
+        lambda: window.last_result.frame.shape[:2] == (600, 512) and bool(window.last_result.faces), timeout=15000
+    )
     assert [f.track_id for f in window.last_result.faces] == [1]
     window.set_source("demo")
-    qtbot.waitUntil(lambda: window.source_spec == "demo" and window.last_result.frame.shape[:2] == (480, 640)
-                    and bool(window.last_result.faces), timeout=15000)
+    qtbot.waitUntil(
+        lambda: (
+            window.source_spec == "demo"
+            and window.last_result.frame.shape[:2] == (480, 640)
+            and bool(window.last_result.faces)
+        ),
+        timeout=15000,
+    )
     assert min(f.track_id for f in window.last_result.faces) == 1
     assert not messages
 
@@ -175,8 +192,9 @@ def test_a_recording_plays_at_the_real_rate_with_a_rec_clock(window, qtbot, monk
     assert not messages
 
 
-def test_a_snapshot_goes_to_the_pictures_folder_with_the_time_in_its_name(window, qtbot, monkeypatch, tmp_path,
-                                                                          messages):
+def test_a_snapshot_goes_to_the_pictures_folder_with_the_time_in_its_name(
+    window, qtbot, monkeypatch, tmp_path, messages
+):
     def no_dialog(*args, **kwargs):
         raise AssertionError("a snapshot asks no questions")
 

@@ -17,8 +17,9 @@ from test_gui_sources import demo_photos
 messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
 
-def test_the_session_summary_tells_each_face_over_the_whole_session_and_exports(window, qtbot, monkeypatch,
-                                                                                tmp_path, messages):
+def test_the_session_summary_tells_each_face_over_the_whole_session_and_exports(
+    window, qtbot, monkeypatch, tmp_path, messages
+):
     start = window.last_result.timestamp
     qtbot.waitUntil(lambda: window.last_result.timestamp > start + 3, timeout=30000)  # a few seconds of the demo
     demo_photos(tmp_path / "photos", (0.0, 5.0))
@@ -44,8 +45,10 @@ def test_the_session_summary_tells_each_face_over_the_whole_session_and_exports(
     assert all(len(f.files) == 1 and f.files[0].startswith("photo-") for f in photos), "each photo's faces apart"
     assert {f.track_id for f in photos} <= {1, 2, 3}
     headers = [dialog.table.horizontalHeaderItem(i).text() for i in range(dialog.table.columnCount())]
-    assert headers[:5] == ["Face", "Source", "Seen for", "Frames", "Most of the time"] and headers[5:] == ["sad",
-                                                                                                         "surprise"]
+    assert headers[:5] == ["Face", "Source", "Seen for", "Frames", "Most of the time"] and headers[5:] == [
+        "sad",
+        "surprise",
+    ]
     assert "sad" in dialog.legend.text() and "2 sources (demo, photos)" in dialog.header.text()
     width = dialog.timeline.width()
     dialog.timeline.zoom(4.0)
@@ -75,6 +78,7 @@ def test_quit_asks_before_unsaved_session_data_is_lost(window, qtbot, monkeypatc
         def ask(*args, **kwargs):
             answers.append(args[2])
             return choice
+
         return ask
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(answer(QMessageBox.Cancel)))

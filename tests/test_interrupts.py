@@ -45,8 +45,14 @@ def test_a_signal_during_a_fit_stops_it_at_the_next_batch_from_plain_python(samp
     half = len(data.labels) // 2
     progress = SignalAfterFirstEpoch(sig)
     with pytest.raises(KeyboardInterrupt, match=f"signal {int(sig)}") as caught:
-        fit_cnn("cnn_small", 7, (data.images[:half], data.labels[:half]), (data.images[half:], data.labels[half:]),
-                FitSettings(epochs=20, patience=20, batch_size=16), progress)
+        fit_cnn(
+            "cnn_small",
+            7,
+            (data.images[:half], data.labels[:half]),
+            (data.images[half:], data.labels[half:]),
+            FitSettings(epochs=20, patience=20, batch_size=16),
+            progress,
+        )
     # Raised by the fit's own check between batches, not wherever the handler happened to run.
     assert caught.traceback[-1].name == "raise_if_requested"
     assert progress.epochs_reported == 1, "the fit must stop within the epoch after the signal"
@@ -72,9 +78,25 @@ def _has_loaded(pid: int, library: str) -> bool:
 def test_a_signal_in_the_first_seconds_of_ferdesk_train_is_one_line(sample_csv, tmp_path, sig):
     """Ctrl-C while the trainer is still importing its libraries: one line and status 130, no traceback."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "training", "--data", str(sample_csv), "--models", "cnn_small", "--folds", "0",
-         "--out", str(tmp_path / "x")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "--data",
+            str(sample_csv),
+            "--models",
+            "cnn_small",
+            "--folds",
+            "0",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 60
         while not _has_loaded(proc.pid, "_multiarray_umath"):  # numpy: the first of the heavy imports

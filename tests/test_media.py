@@ -25,8 +25,13 @@ def grace() -> np.ndarray:
 
 def test_every_layout_and_pixel_type_gives_the_same_bgr_and_rgb(grace):
     gray = cv2.cvtColor(grace, cv2.COLOR_BGR2GRAY)
-    for image in (grace, grace.astype(np.float32) / 255.0, grace.astype(np.float64), grace.astype(np.uint16) * 257,
-                  cv2.cvtColor(grace, cv2.COLOR_BGR2BGRA)):
+    for image in (
+        grace,
+        grace.astype(np.float32) / 255.0,
+        grace.astype(np.float64),
+        grace.astype(np.uint16) * 257,
+        cv2.cvtColor(grace, cv2.COLOR_BGR2BGRA),
+    ):
         np.testing.assert_array_equal(to_color(image), grace)
         np.testing.assert_array_equal(to_color(image, out="rgb"), grace[:, :, ::-1])
     rgba = cv2.cvtColor(grace, cv2.COLOR_BGR2RGBA)
@@ -67,8 +72,13 @@ def test_sources_annotate_and_training_accept_the_same_image_files():
 
 def test_read_image_gives_bgr_uint8_from_any_file_and_names_a_bad_one(grace, tmp_path):
     gray = cv2.cvtColor(grace, cv2.COLOR_BGR2GRAY)
-    files = {"color.png": grace, "alpha.png": cv2.cvtColor(grace, cv2.COLOR_BGR2BGRA), "deep.png": grace.astype(np.uint16) * 257,
-             "gray.pgm": gray, "still.gif": grace}
+    files = {
+        "color.png": grace,
+        "alpha.png": cv2.cvtColor(grace, cv2.COLOR_BGR2BGRA),
+        "deep.png": grace.astype(np.uint16) * 257,
+        "gray.pgm": gray,
+        "still.gif": grace,
+    }
     for name, image in files.items():
         assert cv2.imwrite(str(tmp_path / name), image)
         read = media.read_image(tmp_path / name)
@@ -90,8 +100,9 @@ def test_read_image_gives_bgr_uint8_from_any_file_and_names_a_bad_one(grace, tmp
 
 # Read back, FFmpeg names MPEG-4 part 2 (written as mp4v) by its decoder's tag, FMP4.
 @pytest.mark.parametrize("suffix, fourcc", [(".avi", "MJPG"), (".mp4", "FMP4")])
-def test_the_video_writer_picks_the_codec_from_the_suffix_and_takes_the_first_frames_size(grace, tmp_path, suffix,
-                                                                                          fourcc):
+def test_the_video_writer_picks_the_codec_from_the_suffix_and_takes_the_first_frames_size(
+    grace, tmp_path, suffix, fourcc
+):
     path = tmp_path / f"clip{suffix}"
     writer = media.VideoWriter(path, fps=12.0)
     assert not path.exists() and not writer.is_open  # nothing opened before a frame says the size

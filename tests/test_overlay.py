@@ -153,7 +153,9 @@ def test_small_faces_get_a_label_without_the_bar_chart(grace):
     # The same 60 px face in a 160x120 frame fills it: it gets its chart.
     tiny = cv2.resize(grace, (160, 120), interpolation=cv2.INTER_AREA)
     face = Face(Box(40, 20, 60, 60), HAPPY)
-    assert not np.array_equal(draw_overlay(tiny, [face], EMOTIONS), draw_overlay(tiny, [face], EMOTIONS, show_bars=False))
+    assert not np.array_equal(
+        draw_overlay(tiny, [face], EMOTIONS), draw_overlay(tiny, [face], EMOTIONS, show_bars=False)
+    )
 
 
 # ---------------------------------------------------------------- close faces
@@ -307,8 +309,10 @@ def test_the_followed_face_is_marked(demo, pipeline):
     x0, y0, y1 = int(round(target.box.x)), int(round(target.box.y)), int(round(target.box.y + target.box.h))
     colour = np.array(color_for(target.top(labels)[0]))
     mid = (y0 + y1) // 2
+
     def edge_width(image):
         return int((np.abs(image[mid, x0 - 8 : x0 + 9].astype(int) - colour).max(axis=1) <= 30).sum())
+
     assert edge_width(marked) > edge_width(plain)
     corner = marked[y0, x0 + 3 : x0 + 12].astype(int)
     assert (corner.min(axis=1) > 200).any() and not (plain[y0, x0 + 3 : x0 + 12].min(axis=1) > 200).any()
@@ -351,8 +355,9 @@ def test_the_app_marks_the_face_its_side_panel_follows(demo, qtbot, gui_settings
     other = next(f for f in win.last_result.faces if f.track_id != shown.track_id)
     rect, image = win.video.target_rect(), win.video.image
     scale = rect.width() / image.width()
-    at = QPoint(int(rect.x() + (other.box.x + other.box.w / 2) * scale),
-                int(rect.y() + (other.box.y + other.box.h / 2) * scale))
+    at = QPoint(
+        int(rect.x() + (other.box.x + other.box.w / 2) * scale), int(rect.y() + (other.box.y + other.box.h / 2) * scale)
+    )
     qtbot.mouseClick(win.video, Qt.LeftButton, pos=at)
     qtbot.waitUntil(lambda: marks(other.track_id), timeout=10000)
     win.close()

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO_ROOT / "tests" / "data" / "fer_sample.csv.gz"
 # What the build must not see: the environment, caches and outputs of the checkout it is copied from.
-NOT_BUILT_FROM = shutil.ignore_patterns(".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__",
-                                        ".pytest_cache", ".ruff_cache")
+NOT_BUILT_FROM = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"
+)
 SHIPPED = "ferdesk/_shipped"
 
 
@@ -56,12 +57,19 @@ def wheel(tmp_path_factory) -> Path:
 def installed(wheel, tmp_path_factory) -> dict:
     """The wheel installed alone into a fresh folder; the environment to run its commands with."""
     target = tmp_path_factory.mktemp("installed")
-    run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", target, wheel],
-        cwd=target)
+    run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", target, wheel],
+        cwd=target,
+    )
     home = tmp_path_factory.mktemp("home")  # the app's settings and user models, not the developer's
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERDESK_") and k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(target), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-               QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(
+        PYTHONPATH=str(target),
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        QT_QPA_PLATFORM="offscreen",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     return {"target": target, "bin": target / "bin", "env": env, "cwd": tmp_path_factory.mktemp("elsewhere")}
 
 
@@ -85,8 +93,10 @@ def test_wheel_lists_detector_licence_models_and_type_marker(wheel):
 
 
 def test_installed_package_finds_its_own_shipped_files(installed):
-    probe = ("import json, ferdesk, training, ferdesk.paths as p; print(json.dumps([ferdesk.__file__, "
-             "training.__file__, str(p.ASSETS_DIR), str(p.MODELS_DIR), *map(str, p.model_folders())]))")
+    probe = (
+        "import json, ferdesk, training, ferdesk.paths as p; print(json.dumps([ferdesk.__file__, "
+        "training.__file__, str(p.ASSETS_DIR), str(p.MODELS_DIR), *map(str, p.model_folders())]))"
+    )
     found = json.loads(run([sys.executable, "-c", probe], installed["cwd"], installed["env"]).stdout)
     target = installed["target"].resolve()
     assert all(Path(path).resolve().is_relative_to(target) for path in found), found
@@ -96,8 +106,20 @@ def test_installed_package_finds_its_own_shipped_files(installed):
 
 def test_installed_annotate_finds_the_demo_faces_with_the_default_model(installed, tmp_path):
     demo = installed["target"] / SHIPPED / "assets" / "demo"
-    run([installed["bin"] / "ferdesk", "annotate", demo, "--csv", tmp_path / "faces.csv", "--json",
-         tmp_path / "faces.json", "--no-progress"], installed["cwd"], installed["env"])
+    run(
+        [
+            installed["bin"] / "ferdesk",
+            "annotate",
+            demo,
+            "--csv",
+            tmp_path / "faces.csv",
+            "--json",
+            tmp_path / "faces.json",
+            "--no-progress",
+        ],
+        installed["cwd"],
+        installed["env"],
+    )
 
     log = json.loads((tmp_path / "faces.json").read_text())
     assert Path(log["model_dir"]).resolve() == (installed["target"] / SHIPPED / "models" / "default").resolve()
@@ -112,8 +134,21 @@ def test_installed_annotate_finds_the_demo_faces_with_the_default_model(installe
 
 def test_installed_eval_scores_the_shipped_default_model(installed, tmp_path):
     model = installed["target"] / SHIPPED / "models" / "default"
-    run([installed["bin"] / "ferdesk-eval", "--model", model, "--data", SAMPLE_CSV, "--backend", "tflite",
-         "--json", tmp_path / "metrics.json"], installed["cwd"], installed["env"])
+    run(
+        [
+            installed["bin"] / "ferdesk-eval",
+            "--model",
+            model,
+            "--data",
+            SAMPLE_CSV,
+            "--backend",
+            "tflite",
+            "--json",
+            tmp_path / "metrics.json",
+        ],
+        installed["cwd"],
+        installed["env"],
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["labels"] == json.loads((model / "card.json").read_text())["labels"]
     assert 0.0 <= metrics["accuracy"] <= 1.0

@@ -13,14 +13,17 @@ from pathlib import Path
 from ferdesk import paths
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PROBE = ("import json, ferdesk.paths as p; print(json.dumps([str(p.ASSETS_DIR), str(p.MODELS_DIR), "
-         "str(p.DETECTOR_MODELS['short']), [str(f) for f in p.model_folders()]]))")
+PROBE = (
+    "import json, ferdesk.paths as p; print(json.dumps([str(p.ASSETS_DIR), str(p.MODELS_DIR), "
+    "str(p.DETECTOR_MODELS['short']), [str(f) for f in p.model_folders()]]))"
+)
 
 
 def probe(**env: str) -> list:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FERDESK_")}
-    result = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True,
-                            check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True, check=True, timeout=120
+    )
     return json.loads(result.stdout)
 
 
@@ -38,8 +41,9 @@ def test_environment_folders_replace_the_shipped_ones(tmp_path):
     (models / ".study.partial").mkdir()  # an unfinished training output is never listed
     users = tmp_path / "user-models"
     users.mkdir()
-    assets, models_dir, detector, folders = probe(FERDESK_ASSETS=str(tmp_path / "assets"), FERDESK_MODELS=str(models),
-                                                  FERDESK_USER_MODELS=str(users))
+    assets, models_dir, detector, folders = probe(
+        FERDESK_ASSETS=str(tmp_path / "assets"), FERDESK_MODELS=str(models), FERDESK_USER_MODELS=str(users)
+    )
     assert (assets, models_dir) == (str(tmp_path / "assets"), str(models))
     assert detector == str(tmp_path / "assets" / "models" / "face_detection_short_range.tflite")
     assert folders == [str(models / "study")]

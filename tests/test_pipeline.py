@@ -55,7 +55,8 @@ def face_grid(faces: dict[str, np.ndarray], cols: int = 4, rows: int = 4, cell: 
     for k in range(cols * rows):
         r, c = divmod(k, cols)
         frame[r * cell + o : r * cell + o + side, c * cell + o : c * cell + o + side] = cv2.resize(
-            tiles[k], (side, side), interpolation=cv2.INTER_AREA)
+            tiles[k], (side, side), interpolation=cv2.INTER_AREA
+        )
     return frame
 
 
@@ -235,8 +236,9 @@ def test_webcam_path_finds_a_fast_moving_face_on_every_frame_of_a_video(grace, t
         frame = background.copy()
         frame[y : y + face.shape[0], x : x + face.shape[1]][: 480 - y] = face[: 480 - y]
         writer.write(frame)
-        truth.append(Box(x + GRACE_FACE.x * scale, y + GRACE_FACE.y * scale, GRACE_FACE.w * scale,
-                         GRACE_FACE.h * scale))
+        truth.append(
+            Box(x + GRACE_FACE.x * scale, y + GRACE_FACE.y * scale, GRACE_FACE.w * scale, GRACE_FACE.h * scale)
+        )
     writer.release()
     ids = set()
     with VideoFileSource(path) as source, EmotionPipeline(DEFAULT_MODEL) as p:
@@ -254,8 +256,9 @@ def test_webcam_path_finds_a_fast_moving_face_on_every_frame_of_a_video(grace, t
 def test_detector_mode_and_alignment_options(grace):
     with pytest.raises(ValueError, match="unknown detector mode"):
         EmotionPipeline(DEFAULT_MODEL, detector_mode="fast")
-    tilted = cv2.warpAffine(grace, cv2.getRotationMatrix2D((256, 300), 25, 1.0), (512, 600),
-                            borderMode=cv2.BORDER_REPLICATE)
+    tilted = cv2.warpAffine(
+        grace, cv2.getRotationMatrix2D((256, 300), 25, 1.0), (512, 600), borderMode=cv2.BORDER_REPLICATE
+    )
     with EmotionPipeline(DEFAULT_MODEL, detector_mode="short", align=False) as plain:
         (unaligned,) = plain.process(tilted).faces
     with EmotionPipeline(DEFAULT_MODEL, detector_mode="short") as p:

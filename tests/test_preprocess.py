@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 
 from ferdesk.preprocess import (
-    ALIGN_DEAD_BAND, Box, PreprocessMismatch, alignment_angle, check_spec, crop_face, crop_region, eye_angle,
-    preprocessing_spec, to_gray, to_model_input,
+    ALIGN_DEAD_BAND,
+    Box,
+    PreprocessMismatch,
+    alignment_angle,
+    check_spec,
+    crop_face,
+    crop_region,
+    eye_angle,
+    preprocessing_spec,
+    to_gray,
+    to_model_input,
 )
 from training.data import load_fer_csv
 
@@ -22,8 +31,13 @@ def test_layouts_and_pixel_types_agree(faces):
     gray = cv2.resize(faces[3], (96, 96), interpolation=cv2.INTER_CUBIC)
     bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     expected = crop_face(gray)
-    for image in (bgr, cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), gray[:, :, None],
-                  gray.astype(np.uint16) * 257, gray.astype(np.float32) / 255.0):
+    for image in (
+        bgr,
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA),
+        gray[:, :, None],
+        gray.astype(np.uint16) * 257,
+        gray.astype(np.float32) / 255.0,
+    ):
         np.testing.assert_array_equal(crop_face(image), expected)
     assert expected.shape == (48, 48) and expected.dtype == np.uint8
 

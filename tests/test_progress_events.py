@@ -10,7 +10,16 @@ import pytest
 
 from conftest import run_cli
 from ferdesk.progress_events import (
-    KINDS, Done, Epoch, FitDone, FitStarted, Message, Resumed, UnknownEvent, build_event, parse_event,
+    KINDS,
+    Done,
+    Epoch,
+    FitDone,
+    FitStarted,
+    Message,
+    Resumed,
+    UnknownEvent,
+    build_event,
+    parse_event,
 )
 from ferdesk.run_report import RunReport
 from training.progress import Progress
@@ -19,8 +28,18 @@ from training.progress import Progress
 EXAMPLES = [
     Message("training on 10 faces", time=1.5),
     FitStarted("cnn_small", "cv", 2, 5, epochs=30, time=2.0),
-    Epoch("cnn_small", "cv", 2, 5, epoch=3, epochs=30, metrics={"loss": 0.9, "accuracy": 0.6, "val_accuracy": 0.55},
-          time=3.25, fit="cnn_small-cv-2", node="a1b2c3"),
+    Epoch(
+        "cnn_small",
+        "cv",
+        2,
+        5,
+        epoch=3,
+        epochs=30,
+        metrics={"loss": 0.9, "accuracy": 0.6, "val_accuracy": 0.55},
+        time=3.25,
+        fit="cnn_small-cv-2",
+        node="a1b2c3",
+    ),
     Resumed("cnn_small", "final", 0, 0, epoch=12, epochs=30, time=4.0),
     FitDone("cnn_small", "cv", 2, 5, accuracy=0.55, macro_f1=0.5, time=5.0),
     FitDone("cnn_small", "final", 0, 0, test_accuracy=0.61, test_macro_f1=0.58, time=5.5),
@@ -83,12 +102,15 @@ def test_events_relayed_from_a_ray_trial_keep_their_fit_and_node():
     assert events[1].val_accuracy == 0.5 and events[2].macro_f1 == 0.4
 
 
-@pytest.mark.parametrize("kind, fields, error", [
-    ("finished", {}, ValueError),  # not a kind
-    ("message", {"text": "x", "colour": "red"}, TypeError),  # not a field of the kind
-    ("fit_started", {"model": "m", "stage": "cv", "fold": 1, "folds": 2}, TypeError),  # epochs missing
-    ("epoch", {"model": "m", "stage": "cv", "fold": "one", "folds": 2, "epoch": 1, "epochs": 2}, TypeError),
-])
+@pytest.mark.parametrize(
+    "kind, fields, error",
+    [
+        ("finished", {}, ValueError),  # not a kind
+        ("message", {"text": "x", "colour": "red"}, TypeError),  # not a field of the kind
+        ("fit_started", {"model": "m", "stage": "cv", "fold": 1, "folds": 2}, TypeError),  # epochs missing
+        ("epoch", {"model": "m", "stage": "cv", "fold": "one", "folds": 2, "epoch": 1, "epochs": 2}, TypeError),
+    ],
+)
 def test_the_writer_refuses_what_the_reader_could_not_read(kind, fields, error):
     with pytest.raises(error):
         build_event(kind, fields)
@@ -100,28 +122,66 @@ def test_a_newer_trainer_is_read_forgivingly():
     unknown = parse_event('{"event": "fit_paused", "time": 9, "model": "cnn_small", "why": "low battery"}')
     assert isinstance(unknown, UnknownEvent) and unknown.kind == "fit_paused" and unknown.time == 9.0
     assert unknown.data == {"model": "cnn_small", "why": "low battery"}
-    assert json.loads(unknown.to_json()) == {"event": "fit_paused", "time": 9, "model": "cnn_small", "why": "low battery"}
-    extra = parse_event('{"event": "fit_started", "model": "m", "stage": "final", "fold": 0, "folds": 0, '
-                        '"epochs": 4, "gpu": "H200", "notes": ["a"]}')
+    assert json.loads(unknown.to_json()) == {
+        "event": "fit_paused",
+        "time": 9,
+        "model": "cnn_small",
+        "why": "low battery",
+    }
+    extra = parse_event(
+        '{"event": "fit_started", "model": "m", "stage": "final", "fold": 0, "folds": 0, '
+        '"epochs": 4, "gpu": "H200", "notes": ["a"]}'
+    )
     assert extra == FitStarted("m", "final", 0, 0, epochs=4) and extra.where == "final fit"
 
 
-@pytest.mark.parametrize("line", [
-    "", "   ", "Epoch 1/5", "not json {", "[1, 2]", "null", "42", '"message"', '{"text": "no event key"}',
-    '{"event": 7}', '{"event": "message"}', '{"event": "message", "text": null}',
-    '{"event": "epoch", "model": "m", "stage": "cv", "fold": 1, "folds": 2, "epoch": "3", "epochs": 5}',
-    '{"event": "fit_started", "model": "m", "stage": "cv", "fold": 1.5, "folds": 2, "epochs": 5}',
-    '{"event": "done", "out": "x", "best": [1]}', '{"event": "message", "text": "x", "time": "now"}',
-    b"\xff\xfe", "[" * 100000,
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "   ",
+        "Epoch 1/5",
+        "not json {",
+        "[1, 2]",
+        "null",
+        "42",
+        '"message"',
+        '{"text": "no event key"}',
+        '{"event": 7}',
+        '{"event": "message"}',
+        '{"event": "message", "text": null}',
+        '{"event": "epoch", "model": "m", "stage": "cv", "fold": 1, "folds": 2, "epoch": "3", "epochs": 5}',
+        '{"event": "fit_started", "model": "m", "stage": "cv", "fold": 1.5, "folds": 2, "epochs": 5}',
+        '{"event": "done", "out": "x", "best": [1]}',
+        '{"event": "message", "text": "x", "time": "now"}',
+        b"\xff\xfe",
+        "[" * 100000,
+    ],
+)
 def test_a_line_that_is_not_an_event_gives_none(line):
     assert parse_event(line) is None
 
 
 def test_the_real_trainer_output_parses(sample_csv, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("-m", "training", "--data", str(sample_csv), "--models", "cnn_small", "--folds", "0",
-                     "--epochs", "1", "--no-augment", "--progress", "json", "--out", str(out), timeout=600)
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(sample_csv),
+        "--models",
+        "cnn_small",
+        "--folds",
+        "0",
+        "--epochs",
+        "1",
+        "--no-augment",
+        "--progress",
+        "json",
+        "--out",
+        str(out),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     events = [parse_event(line) for line in lines]

@@ -40,8 +40,7 @@ def events(stdout: str) -> list[dict]:
 
 
 def train(data, out, *extra, env=None, timeout=600) -> subprocess.CompletedProcess:
-    result = run_cli("-m", "training", "--data", str(data), *TINY, "--out", str(out), *extra, timeout=timeout,
-                     env=env)
+    result = run_cli("-m", "training", "--data", str(data), *TINY, "--out", str(out), *extra, timeout=timeout, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -69,7 +68,8 @@ def test_local_ray_gives_the_same_splits_and_report_as_in_process(small_study_cs
     local, on_ray = (json.loads((tmp_path / name / "report.json").read_text()) for name in ("in-process", "ray"))
 
     assert shape({k: v for k, v in local.items() if k != "engine"}) == shape(
-        {k: v for k, v in on_ray.items() if k != "engine"})
+        {k: v for k, v in on_ray.items() if k != "engine"}
+    )
     assert local["engine"]["name"] == "in-process" and on_ray["engine"]["name"] == "ray"
     assert on_ray["engine"]["address"] == "local" and on_ray["engine"]["nodes"] == 1
     assert [f["fit"] for f in local["engine"]["fits"]] == [f["fit"] for f in on_ray["engine"]["fits"]]
@@ -80,7 +80,9 @@ def test_local_ray_gives_the_same_splits_and_report_as_in_process(small_study_cs
     assert len(on_ray["models"][1]["cv"]["fold_accuracy"]) == 2 and on_ray["models"][1]["final_epochs"] == 1
     for name in ("in-process", "ray"):
         assert read_card(tmp_path / name).labels == ["sad", "surprise"]
-    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(p.name for p in (tmp_path / "in-process").iterdir())
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(
+        p.name for p in (tmp_path / "in-process").iterdir()
+    )
 
     progress = events(ray_run.stdout)
     assert sum(e["event"] == "fit_started" for e in progress) == 6
@@ -108,8 +110,13 @@ print(json.dumps({"nodes": alive, "free_cpus": free}))
 
 def query_cluster(cluster: dict, free_cpus: float = 0, timeout: float = 120) -> dict:
     """The cluster's live node ids, once both nodes are up and at least free_cpus are free (or timeout passed)."""
-    result = subprocess.run([sys.executable, "-c", CLUSTER_QUERY, cluster["address"], str(free_cpus), str(timeout)],
-                            capture_output=True, text=True, timeout=timeout + 120, env=cluster["env"])
+    result = subprocess.run(
+        [sys.executable, "-c", CLUSTER_QUERY, cluster["address"], str(free_cpus), str(timeout)],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 120,
+        env=cluster["env"],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -119,18 +126,46 @@ def ray_cluster():
     """A head node and a second node (one CPU each) on this machine, with a token of their own."""
     folder = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    common = ["--block", "--num-cpus", "1", "--num-gpus", "0", "--object-store-memory", str(100 * 1024 * 1024),
-              "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
+    common = [
+        "--block",
+        "--num-cpus",
+        "1",
+        "--num-gpus",
+        "0",
+        "--object-store-memory",
+        str(100 * 1024 * 1024),
+        "--node-ip-address",
+        "127.0.0.1",
+        "--disable-usage-stats",
+    ]
     nodes = []
 
     def start(name, *args):
         log = open(folder / f"{name}.log", "w")
-        nodes.append(subprocess.Popen([str(RAY_BIN), "start", *args, *common], stdout=log, stderr=subprocess.STDOUT,
-                                      env=env, start_new_session=True))
+        nodes.append(
+            subprocess.Popen(
+                [str(RAY_BIN), "start", *args, *common],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        )
 
     try:
-        start("head", "--head", "--port", str(free_port()), "--temp-dir", str(folder), "--include-dashboard=false",
-              "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
+        start(
+            "head",
+            "--head",
+            "--port",
+            str(free_port()),
+            "--temp-dir",
+            str(folder),
+            "--include-dashboard=false",
+            "--dashboard-port",
+            str(free_port()),
+            "--ray-client-server-port",
+            str(free_port()),
+        )
         address_file = folder / "ray_current_cluster"
         deadline = time.monotonic() + 240
         while not address_file.exists():
@@ -156,8 +191,17 @@ def ray_cluster():
 @pytest.mark.slow
 def test_a_two_node_cluster_runs_fits_on_both_nodes_into_one_model_folder(ray_cluster, small_study_csv, tmp_path):
     out = tmp_path / "cluster-model"
-    result = train(small_study_csv, out, "--models", "cnn_small", "--engine", "ray", "--address",
-                   ray_cluster["address"], env=ray_cluster["env"])
+    result = train(
+        small_study_csv,
+        out,
+        "--models",
+        "cnn_small",
+        "--engine",
+        "ray",
+        "--address",
+        ray_cluster["address"],
+        env=ray_cluster["env"],
+    )
     report = json.loads((out / "report.json").read_text())
     fits = report["engine"]["fits"]
     assert [f["fit"] for f in fits] == ["cnn_small-cv-1", "cnn_small-cv-2", "cnn_small-final-0"]
@@ -172,13 +216,31 @@ def test_a_two_node_cluster_runs_fits_on_both_nodes_into_one_model_folder(ray_cl
 @pytest.mark.slow
 def test_a_killed_driver_run_again_skips_the_fits_it_finished(ray_cluster, small_study_csv, tmp_path):
     out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
-    command = [sys.executable, "-m", "training", "--data", str(small_study_csv), *TINY, "--models", "cnn_small",
-               "--epochs", "3", "--engine", "ray", "--address", ray_cluster["address"], "--checkpoints",
-               str(checkpoints), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        *TINY,
+        "--models",
+        "cnn_small",
+        "--epochs",
+        "3",
+        "--engine",
+        "ray",
+        "--address",
+        ray_cluster["address"],
+        "--checkpoints",
+        str(checkpoints),
+        "--out",
+        str(out),
+    ]
     log = tmp_path / "first-run.log"
     with open(log, "w") as handle:
-        first = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=ray_cluster["env"],
-                                 cwd=REPO_ROOT)
+        first = subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, env=ray_cluster["env"], cwd=REPO_ROOT
+        )
     deadline = time.monotonic() + 400
     while not list(checkpoints.glob("ray-fits/*/*.json")):
         assert first.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
@@ -187,7 +249,9 @@ def test_a_killed_driver_run_again_skips_the_fits_it_finished(ray_cluster, small
     first.wait()
     finished = {p.stem for p in checkpoints.glob("ray-fits/*/*.json")}
     assert finished and not out.exists()
-    assert finished < {"cnn_small-cv-1", "cnn_small-cv-2", "cnn_small-final-0"}, f"killed after the last fit: {finished}"
+    assert finished < {"cnn_small-cv-1", "cnn_small-cv-2", "cnn_small-final-0"}, (
+        f"killed after the last fit: {finished}"
+    )
     assert query_cluster(ray_cluster, free_cpus=2, timeout=60)["free_cpus"] == 2, "its trials were stopped"
 
     result = run_cli(*command[1:], timeout=600, env=ray_cluster["env"])
@@ -205,9 +269,30 @@ def test_a_killed_driver_run_again_skips_the_fits_it_finished(ray_cluster, small
 def test_cancelling_stops_every_trial_and_leaves_no_model_folder(ray_cluster, small_study_csv, tmp_path):
     out = tmp_path / "cancelled"
     trainer = subprocess.Popen(
-        [sys.executable, "-m", "training", "--data", str(small_study_csv), *TINY, "--models", "cnn_small",
-         "--epochs", "200", "--engine", "ray", "--address", ray_cluster["address"], "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ray_cluster["env"], cwd=REPO_ROOT)
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "--data",
+            str(small_study_csv),
+            *TINY,
+            "--models",
+            "cnn_small",
+            "--epochs",
+            "200",
+            "--engine",
+            "ray",
+            "--address",
+            ray_cluster["address"],
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ray_cluster["env"],
+        cwd=REPO_ROOT,
+    )
     for line in trainer.stdout:  # wait until fits are training
         if json.loads(line)["event"] == "epoch":
             break
@@ -222,9 +307,25 @@ def test_cancelling_stops_every_trial_and_leaves_no_model_folder(ray_cluster, sm
 @pytest.mark.slow
 def test_a_sweep_ranks_configurations_in_a_table_and_a_plot(ray_cluster, small_study_csv, tmp_path):
     out = tmp_path / "sweep"
-    result = train(small_study_csv, out, "--models", "cnn_small", "--sweep", "seed=0,1,2", "--sweep",
-                   "learning_rate=0.001,0.003", "--search", "random", "--samples", "2", "--engine", "ray",
-                   "--address", ray_cluster["address"], env=ray_cluster["env"])
+    result = train(
+        small_study_csv,
+        out,
+        "--models",
+        "cnn_small",
+        "--sweep",
+        "seed=0,1,2",
+        "--sweep",
+        "learning_rate=0.001,0.003",
+        "--search",
+        "random",
+        "--samples",
+        "2",
+        "--engine",
+        "ray",
+        "--address",
+        ray_cluster["address"],
+        env=ray_cluster["env"],
+    )
     summary = json.loads((out / "sweep.json").read_text())
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json", "sweep.md", "sweep.png"]
     rows = summary["rows"]
@@ -253,15 +354,18 @@ def test_random_search_draws_the_same_distinct_configurations_for_a_seed():
     assert len(keys) == 12
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--sweep", "depth=1,2"], "'depth' cannot be swept"),
-    (["--sweep", "temperature=2,4"], "needs --teacher"),
-    (["--sweep", "seed=1,1"], "lists a value twice"),
-    (["--sweep", "augment=heavy"], "not one of none, standard, strong"),
-    (["--address", "127.0.0.1:6379"], "--address only apply to --engine ray"),
-    (["--gpus-per-fit", "0.5"], "--gpus-per-fit only apply to --engine ray"),
-    (["--engine", "ray", "--address", "127.0.0.1:1"], "cannot reach a Ray cluster at 127.0.0.1:1"),  # in seconds
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--sweep", "depth=1,2"], "'depth' cannot be swept"),
+        (["--sweep", "temperature=2,4"], "needs --teacher"),
+        (["--sweep", "seed=1,1"], "lists a value twice"),
+        (["--sweep", "augment=heavy"], "not one of none, standard, strong"),
+        (["--address", "127.0.0.1:6379"], "--address only apply to --engine ray"),
+        (["--gpus-per-fit", "0.5"], "--gpus-per-fit only apply to --engine ray"),
+        (["--engine", "ray", "--address", "127.0.0.1:1"], "cannot reach a Ray cluster at 127.0.0.1:1"),  # in seconds
+    ],
+)
 def test_bad_sweep_and_engine_flags_fail_before_any_work(flags, message, tmp_path, capsys):
     from training.cli import main
 
@@ -275,12 +379,15 @@ def test_bad_sweep_and_engine_flags_fail_before_any_work(flags, message, tmp_pat
     assert message in capsys.readouterr().err
 
 
-
-
 def test_without_ray_installed_the_error_says_how_to_get_it(tmp_path):
     block_ray = "import sys; sys.modules['ray'] = None; from training.cli import main; sys.exit(main(sys.argv[1:]))"
-    result = subprocess.run([sys.executable, "-c", block_ray, "--data", str(tmp_path / "x.csv"), "--engine", "ray"],
-                            capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", block_ray, "--data", str(tmp_path / "x.csv"), "--engine", "ray"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
     assert result.returncode == 2
     assert "pip install 'ferdesk[cluster]'" in result.stderr and "Traceback" not in result.stderr
 

@@ -80,13 +80,16 @@ def test_optional_keys_missing_from_an_older_report_read_as_none():
     assert advice.verdict(report, None)[0]  # judged against 1/K without a confusion matrix
 
 
-@pytest.mark.parametrize("damage, words", [
-    (lambda d: d.pop("models"), "'models'"),
-    (lambda d: d["data"].pop("emotions"), "'emotions'"),
-    (lambda d: d["models"][0]["test"].pop("accuracy"), "'accuracy'"),
-    (lambda d: d.update(best_model="cnn_huge"), "'cnn_huge' is not among"),
-    (lambda d: d["models"][0].update(test="high"), "not a training report"),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda d: d.pop("models"), "'models'"),
+        (lambda d: d["data"].pop("emotions"), "'emotions'"),
+        (lambda d: d["models"][0]["test"].pop("accuracy"), "'accuracy'"),
+        (lambda d: d.update(best_model="cnn_huge"), "'cnn_huge' is not among"),
+        (lambda d: d["models"][0].update(test="high"), "not a training report"),
+    ],
+)
 def test_a_file_that_is_not_a_report_says_what_is_missing(damage, words):
     d = copy.deepcopy(raw(STUDY))
     damage(d)

@@ -12,8 +12,18 @@ from conftest import REPO_ROOT, run_cli
 @pytest.mark.skipif(not (REPO_ROOT / "benchmarks" / "soak.py").exists(), reason="benchmarks/ not shipped")
 def test_soak_runs_the_app_on_the_demo_and_samples_its_memory(tmp_path):
     out = tmp_path / "soak.json"
-    result = run_cli("benchmarks/soak.py", "--minutes", "0.4", "--warmup-min", "0.1", "--interval-s", "1",
-                     "--json", str(out), timeout=300)  # soak.py runs Qt offscreen itself
+    result = run_cli(
+        "benchmarks/soak.py",
+        "--minutes",
+        "0.4",
+        "--warmup-min",
+        "0.1",
+        "--interval-s",
+        "1",
+        "--json",
+        str(out),
+        timeout=300,
+    )  # soak.py runs Qt offscreen itself
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     samples = report["samples"]
@@ -22,4 +32,3 @@ def test_soak_runs_the_app_on_the_demo_and_samples_its_memory(tmp_path):
     assert [s["log_faces"] for s in samples] == sorted(s["log_faces"] for s in samples)
     assert all(s["rss_mb"] > 50 for s in samples)
     assert isinstance(report["rss_slope_mb_per_min"], float) and "MB/min" in result.stdout
-

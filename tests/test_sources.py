@@ -352,8 +352,9 @@ def test_source_that_fails_mid_stream_is_reported_and_reopened():
 def test_source_that_will_not_open_backs_off_and_stops_promptly():
     source = CountingSource(fail_opens=10**6)
     stamps: list[float] = []
-    grabber = LatestFrameGrabber(source, on_error=lambda exc: stamps.append(time.monotonic()),
-                                 retry_initial=0.02, retry_max=0.16)
+    grabber = LatestFrameGrabber(
+        source, on_error=lambda exc: stamps.append(time.monotonic()), retry_initial=0.02, retry_max=0.16
+    )
     grabber.start()
     try:
         assert wait_for(lambda: len(stamps) >= 6, timeout=10.0)

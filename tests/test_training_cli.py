@@ -21,8 +21,16 @@ from ferdesk.model_card import ModelFolderError, load_keras_model, read_card
 from training.data import load_fer_csv
 from training.fit import check_init_from, predict_proba, starting_weights
 
-RUN_FILES = {"model.keras", "model.tflite", "card.json", "report.json", "report.md",
-             "confusion_matrix.png", "learning_curves.png", "fold_accuracy.png"}
+RUN_FILES = {
+    "model.keras",
+    "model.tflite",
+    "card.json",
+    "report.json",
+    "report.md",
+    "confusion_matrix.png",
+    "learning_curves.png",
+    "fold_accuracy.png",
+}
 
 
 def test_train_writes_every_output(trained_model, small_study_csv):
@@ -54,8 +62,9 @@ def test_train_writes_every_output(trained_model, small_study_csv):
 
 def test_eval_reproduces_the_reported_test_accuracy(trained_model, small_study_csv, tmp_path):
     out = tmp_path / "eval.json"
-    result = run_cli("-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv),
-                     "--json", str(out))
+    result = run_cli(
+        "-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv), "--json", str(out)
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(out.read_text())
     assert metrics["n"] == 80
@@ -112,8 +121,9 @@ def test_corrupt_or_incomplete_model_folders(trained_model, tmp_path):
 
 
 def test_bad_arguments_fail_clearly(small_study_csv, tmp_path):
-    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,joy", "--out",
-                     str(tmp_path / "x"))
+    result = run_cli(
+        "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,joy", "--out", str(tmp_path / "x")
+    )
     assert result.returncode == 2 and "unknown emotion(s) joy" in result.stderr
     result = run_cli("-m", "training", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and "none.csv: no such file" in result.stderr
@@ -126,10 +136,33 @@ def test_interrupted_run_leaves_nothing(small_study_csv, tmp_path, sig):
     # A shell starts background jobs with SIGINT ignored and Python keeps an inherited ignore; a user's Ctrl-C
     # reaches a foreground run, so the child gets the default disposition whatever launched pytest.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-         "--models", "cnn_small", "--folds", "2", "--epochs", "50", "--patience", "50", "--out", str(out),
-         "--progress", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "--data",
+            str(small_study_csv),
+            "--emotions",
+            "sad,surprise",
+            "--models",
+            "cnn_small",
+            "--folds",
+            "2",
+            "--epochs",
+            "50",
+            "--patience",
+            "50",
+            "--out",
+            str(out),
+            "--progress",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.time() + 300
         for line in proc.stdout:  # wait until training is really under way
@@ -149,9 +182,29 @@ def test_interrupted_run_leaves_nothing(small_study_csv, tmp_path, sig):
 
 def test_killed_run_resumes_from_its_checkpoint(small_study_csv, tmp_path):
     out, checkpoints = tmp_path / "resumed", tmp_path / "checkpoints"
-    command = [sys.executable, "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-               "--models", "cnn_small", "--folds", "0", "--epochs", "3", "--patience", "3", "--out", str(out),
-               "--checkpoints", str(checkpoints), "--progress", "json"]
+    command = [
+        sys.executable,
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "sad,surprise",
+        "--models",
+        "cnn_small",
+        "--folds",
+        "0",
+        "--epochs",
+        "3",
+        "--patience",
+        "3",
+        "--out",
+        str(out),
+        "--checkpoints",
+        str(checkpoints),
+        "--progress",
+        "json",
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     deadline = time.time() + 300
     for line in proc.stdout:  # stop it once the first epoch is backed up
@@ -174,37 +227,92 @@ def test_killed_run_resumes_from_its_checkpoint(small_study_csv, tmp_path):
 
 def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_model, small_study_csv, tmp_path):
     start = tiny_cnn_model
-    base = [sys.executable, "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-            "--models", "cnn_small", "--folds", "0", "--epochs", "1", "--no-augment", "--progress", "quiet",
-            "--learning-rate", "1e-12"]
+    base = [
+        sys.executable,
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "sad,surprise",
+        "--models",
+        "cnn_small",
+        "--folds",
+        "0",
+        "--epochs",
+        "1",
+        "--no-augment",
+        "--progress",
+        "quiet",
+        "--learning-rate",
+        "1e-12",
+    ]
     # With a vanishing learning rate, a fine-tune must hand back the starting weights; a fresh fit does not.
     frozen, fresh = tmp_path / "frozen", tmp_path / "fresh"
     for out, extra in ((frozen, ["--init-from", str(start)]), (fresh, [])):
-        result = subprocess.run([*base, "--out", str(out), *extra], capture_output=True, text=True, cwd=REPO_ROOT,
-                                timeout=600)
+        result = subprocess.run(
+            [*base, "--out", str(out), *extra], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600
+        )
         assert result.returncode == 0, result.stderr[-3000:]
     # Trainable weights only: batch-norm statistics keep moving whatever the learning rate.
-    weights = {name: [np.asarray(v) for v in load_keras_model(folder)[1].trainable_weights]
-               for name, folder in (("start", start), ("frozen", frozen), ("fresh", fresh))}
+    weights = {
+        name: [np.asarray(v) for v in load_keras_model(folder)[1].trainable_weights]
+        for name, folder in (("start", start), ("frozen", frozen), ("fresh", fresh))
+    }
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights["start"], weights["frozen"]))
     assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights["start"], weights["fresh"]))
     card = read_card(frozen)
     assert "--init-from" in card.training["command"]
     start_card = read_card(start)
     assert card.training["started_from"] == {
-        "name": "tiny-cnn", "command": start_card.training["command"], "created": start_card.training["created"],
-        "final_epochs": 1, "data_sha256": start_card.data["sha256"],
-        "test_accuracy": start_card.metrics["test_accuracy"]}
+        "name": "tiny-cnn",
+        "command": start_card.training["command"],
+        "created": start_card.training["created"],
+        "final_epochs": 1,
+        "data_sha256": start_card.data["sha256"],
+        "test_accuracy": start_card.metrics["test_accuracy"],
+    }
     report_md = (frozen / "report.md").read_text()
     assert "the only model; no CV" in report_md
-    assert f"Fine-tuned from `tiny-cnn` (1 epoch, test accuracy {100 * start_card.metrics['test_accuracy']:.1f}%)" in report_md
+    assert (
+        f"Fine-tuned from `tiny-cnn` (1 epoch, test accuracy {100 * start_card.metrics['test_accuracy']:.1f}%)"
+        in report_md
+    )
     assert json.loads((frozen / "report.json").read_text())["started_from"] == card.training["started_from"]
 
-    wrong_net = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-                        "--models", "cnn_medium", "--folds", "0", "--init-from", str(start), "--out", str(tmp_path / "x"))
+    wrong_net = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "sad,surprise",
+        "--models",
+        "cnn_medium",
+        "--folds",
+        "0",
+        "--init-from",
+        str(start),
+        "--out",
+        str(tmp_path / "x"),
+    )
     assert wrong_net.returncode == 2 and "fine-tuning needs --models cnn_small" in wrong_net.stderr
-    wrong_labels = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "happy,sad",
-                           "--models", "cnn_small", "--folds", "0", "--init-from", str(start), "--out", str(tmp_path / "x"))
+    wrong_labels = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "happy,sad",
+        "--models",
+        "cnn_small",
+        "--folds",
+        "0",
+        "--init-from",
+        str(start),
+        "--out",
+        str(tmp_path / "x"),
+    )
     assert wrong_labels.returncode == 2 and "classifies sad,surprise; this run trains happy,sad" in wrong_labels.stderr
     assert not (tmp_path / "x").exists()
 
@@ -251,8 +359,23 @@ def faces_folder(root, sample_csv, emotions: str):
 def test_without_emotions_trains_those_the_data_has(sample_csv, tmp_path):
     """A folder with happy/ and sad/ only: a two-emotion model, said so, from the baseline and a CNN alike."""
     data, out = faces_folder(tmp_path / "faces", sample_csv, "happy,sad"), tmp_path / "model"
-    result = run_cli("-m", "training", "--data", str(data), "--models", "logreg,cnn_small", "--folds", "2",
-                     "--epochs", "1", "--no-augment", "--out", str(out), "--progress", "quiet")
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(data),
+        "--models",
+        "logreg,cnn_small",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--no-augment",
+        "--out",
+        str(out),
+        "--progress",
+        "quiet",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_card(out).labels == ["happy", "sad"]
     report = json.loads((out / "report.json").read_text())
@@ -261,8 +384,22 @@ def test_without_emotions_trains_those_the_data_has(sample_csv, tmp_path):
 
 def test_missing_emotions_are_named_before_any_fit(sample_csv, small_study_csv, tmp_path):
     data = faces_folder(tmp_path / "faces", sample_csv, "happy,sad")
-    result = run_cli("-m", "training", "--data", str(data), "--emotions", "happy,sad,fear", "--models", "cnn_small",
-                     "--folds", "0", "--out", str(tmp_path / "x"), "--progress", "json")
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(data),
+        "--emotions",
+        "happy,sad,fear",
+        "--models",
+        "cnn_small",
+        "--folds",
+        "0",
+        "--out",
+        str(tmp_path / "x"),
+        "--progress",
+        "json",
+    )
     assert result.returncode == 2
     assert "no training faces of fear; it has training faces of happy, sad only" in result.stderr
     assert '"event": "fit_started"' not in result.stdout and "Traceback" not in result.stderr
@@ -270,24 +407,28 @@ def test_missing_emotions_are_named_before_any_fit(sample_csv, small_study_csv, 
     happy_only = tmp_path / "happy.csv"
     with gzip.open(sample_csv, "rt") as source:
         happy_only.write_text("".join(line for n, line in enumerate(source) if n == 0 or line.startswith("3,")))
-    result = run_cli("-m", "training", "--data", str(happy_only), "--models", "logreg", "--folds", "0",
-                     "--out", str(tmp_path / "x"))
+    result = run_cli(
+        "-m", "training", "--data", str(happy_only), "--models", "logreg", "--folds", "0", "--out", str(tmp_path / "x")
+    )
     assert result.returncode == 2
     assert "training faces of happy only; a classifier needs at least two emotions" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--epochs", "0", "must be at least 1, got 0"),
-    ("--learning-rate", "-0.01", "must be greater than 0, got -0.01"),
-    ("--learning-rate", "inf", "must be a finite number"),
-    ("--batch-size", "0", "must be at least 1, got 0"),
-    ("--folds", "1", "must be 0 (no cross-validation) or at least 2, got 1"),
-    ("--repeats", "0", "must be at least 1, got 0"),
-    ("--patience", "-1", "must be at least 0, got -1"),
-    ("--seed", "-5", "must be at least 0, got -5"),
-    ("--epochs", "ten", "must be an integer, got 'ten'"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--epochs", "0", "must be at least 1, got 0"),
+        ("--learning-rate", "-0.01", "must be greater than 0, got -0.01"),
+        ("--learning-rate", "inf", "must be a finite number"),
+        ("--batch-size", "0", "must be at least 1, got 0"),
+        ("--folds", "1", "must be 0 (no cross-validation) or at least 2, got 1"),
+        ("--repeats", "0", "must be at least 1, got 0"),
+        ("--patience", "-1", "must be at least 0, got -1"),
+        ("--seed", "-5", "must be at least 0, got -5"),
+        ("--epochs", "ten", "must be an integer, got 'ten'"),
+    ],
+)
 def test_numbers_are_checked_before_anything_runs(capsys, option, value, message):
     from training.cli import build_parser
 
@@ -298,8 +439,22 @@ def test_numbers_are_checked_before_anything_runs(capsys, option, value, message
 
 
 def test_epochs_zero_writes_no_model(small_study_csv, tmp_path):
-    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise",
-                     "--models", "cnn_small", "--folds", "0", "--epochs", "0", "--out", str(tmp_path / "x"))
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "sad,surprise",
+        "--models",
+        "cnn_small",
+        "--folds",
+        "0",
+        "--epochs",
+        "0",
+        "--out",
+        str(tmp_path / "x"),
+    )
     assert result.returncode == 2 and "argument --epochs: must be at least 1" in result.stderr
     assert not list(tmp_path.iterdir())
 
@@ -316,18 +471,46 @@ def test_help_says_each_default_once():
 
 
 def test_a_missing_test_usage_is_refused_and_a_held_back_split_is_said(small_study_csv, tmp_path):
-    result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise", "--models",
-                     "logreg", "--folds", "0", "--test-usage", "PrivateTest", "--out", str(tmp_path / "x"))
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(small_study_csv),
+        "--emotions",
+        "sad,surprise",
+        "--models",
+        "logreg",
+        "--folds",
+        "0",
+        "--test-usage",
+        "PrivateTest",
+        "--out",
+        str(tmp_path / "x"),
+    )
     assert result.returncode == 2
-    assert "no PrivateTest rows to test on; its test rows are marked PublicTest: pass --test-usage PublicTest" \
+    assert (
+        "no PrivateTest rows to test on; its test rows are marked PublicTest: pass --test-usage PublicTest"
         in result.stderr
+    )
     assert not (tmp_path / "x").exists()
 
     training_only = tmp_path / "training.csv"
     with open(small_study_csv) as source:
         training_only.write_text("".join(line for line in source if not line.rstrip().endswith("Test")))
-    result = run_cli("-m", "training", "--data", str(training_only), "--models", "logreg", "--folds", "0",
-                     "--out", str(tmp_path / "held"), "--progress", "bar")
+    result = run_cli(
+        "-m",
+        "training",
+        "--data",
+        str(training_only),
+        "--models",
+        "logreg",
+        "--folds",
+        "0",
+        "--out",
+        str(tmp_path / "held"),
+        "--progress",
+        "bar",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"no test rows in {training_only}: testing on 10% of the training faces, held back" in result.stdout
     assert read_card(tmp_path / "held").metrics["test_split"] == "10% of Training held back (no PublicTest rows)"
@@ -335,22 +518,45 @@ def test_a_missing_test_usage_is_refused_and_a_held_back_split_is_said(small_stu
 
 def test_outputs_are_checked_before_the_work(trained_model, small_study_csv, tmp_path):
     """ferdesk-eval --json into a missing folder, ferdesk-train --out onto a file or a link loop: one line, no work."""
-    result = run_cli("-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv),
-                     "--json", str(tmp_path / "nodir" / "e.json"))
+    result = run_cli(
+        "-m",
+        "training.evaluate",
+        "--model",
+        str(trained_model),
+        "--data",
+        str(small_study_csv),
+        "--json",
+        str(tmp_path / "nodir" / "e.json"),
+    )
     assert result.returncode == 2 and result.stdout == ""  # nothing evaluated
     assert f"--json {tmp_path / 'nodir' / 'e.json'}: folder {tmp_path / 'nodir'} does not exist" in result.stderr
     loop = tmp_path / "loop"
     loop.symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(loop)
-    result = run_cli("-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv),
-                     "--json", str(loop))
+    result = run_cli(
+        "-m", "training.evaluate", "--model", str(trained_model), "--data", str(small_study_csv), "--json", str(loop)
+    )
     assert result.returncode == 2 and f"--json {loop}: symbolic link loop" in result.stderr
 
     a_file = tmp_path / "model.txt"
     a_file.write_text("not a folder")
     for out, message in ((a_file, f"--out {a_file} is a file"), (loop, f"--out {loop} is a broken symbolic link")):
-        result = run_cli("-m", "training", "--data", str(small_study_csv), "--emotions", "sad,surprise", "--models",
-                         "logreg", "--folds", "0", "--out", str(out), "--progress", "json")
+        result = run_cli(
+            "-m",
+            "training",
+            "--data",
+            str(small_study_csv),
+            "--emotions",
+            "sad,surprise",
+            "--models",
+            "logreg",
+            "--folds",
+            "0",
+            "--out",
+            str(out),
+            "--progress",
+            "json",
+        )
         assert result.returncode == 2 and message in result.stderr
         assert '"event": "message"' not in result.stdout  # refused before the data was loaded
         assert "Traceback" not in result.stderr

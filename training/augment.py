@@ -58,8 +58,9 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, strong: bool = False)
         matrix = cv2.getRotationMatrix2D(centre, float(angles[i]), float(scales[i]))
         matrix[:, 2] += shifts[i]
         # Replicated borders: the Keras layers' "nearest" fill, so no black wedges enter the training faces.
-        out[i, :, :, 0] = cv2.warpAffine(np.ascontiguousarray(face), matrix, (width, height),
-                                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[i, :, :, 0] = cv2.warpAffine(
+            np.ascontiguousarray(face), matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
     if strong:
         means = out.mean(axis=(1, 2, 3), keepdims=True)
         # float32 factors: float64 ones would promote the whole batch to float64 and double the cost.
@@ -74,15 +75,18 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, strong: bool = False)
         top = (rng.random(n) * (height - h + 1)).astype(int)
         left = (rng.random(n) * (width - w + 1)).astype(int)
         rows, cols = np.arange(height)[None, :, None], np.arange(width)[None, None, :]
-        patch = ((rows >= top[:, None, None]) & (rows < (top + h)[:, None, None])
-                 & (cols >= left[:, None, None]) & (cols < (left + w)[:, None, None]))
+        patch = (
+            (rows >= top[:, None, None])
+            & (rows < (top + h)[:, None, None])
+            & (cols >= left[:, None, None])
+            & (cols < (left + w)[:, None, None])
+        )
         noise = rng.random((n, height, width), dtype=np.float32)
         out[..., 0] = np.where(patch, noise, out[..., 0])
     return out
 
 
-def host_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, strong: bool = False,
-                 augment: bool = True):
+def host_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, strong: bool = False, augment: bool = True):
     """A keras.utils.PyDataset of shuffled (optionally augmented) batches, reshuffled each epoch.
 
     Each batch draws from its own generator seeded by (seed, epoch, batch), so worker threads stay reproducible.
@@ -99,7 +103,7 @@ def host_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, stron
             return math.ceil(len(x) / batch_size)
 
         def __getitem__(self, index):
-            rows = self.order[index * batch_size:(index + 1) * batch_size]
+            rows = self.order[index * batch_size : (index + 1) * batch_size]
             faces = x[rows]
             if augment:
                 faces = augment_batch(faces, np.random.default_rng([seed, self.epoch, index]), strong)

@@ -35,9 +35,19 @@ def carve_validation(indices: np.ndarray, labels: np.ndarray, seed: int) -> tupl
     return np.sort(fit_idx), np.sort(val_idx)
 
 
-def fit_on(name: str, images: np.ndarray, labels: np.ndarray, indices: np.ndarray, n_classes: int,
-           settings: FitSettings, progress: Progress, stage: str, fold: int, folds: int,
-           soft: np.ndarray | None = None):
+def fit_on(
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray,
+    n_classes: int,
+    settings: FitSettings,
+    progress: Progress,
+    stage: str,
+    fold: int,
+    folds: int,
+    soft: np.ndarray | None = None,
+):
     """Fit on `indices`; `soft` (teacher probabilities for every face, or None) makes it a distillation fit."""
     fit_idx, val_idx = carve_validation(indices, labels, settings.seed + fold)
     train, val = (images[fit_idx], labels[fit_idx]), (images[val_idx], labels[val_idx])
@@ -49,9 +59,17 @@ def fit_on(name: str, images: np.ndarray, labels: np.ndarray, indices: np.ndarra
 def summarize_folds(outcomes: list) -> dict:
     """Per-fold accuracy and macro-F1 of one model (fold outcomes in fold order), their mean and std, time, speed."""
     if not outcomes:
-        return {"fold_accuracy": [], "fold_macro_f1": [], "accuracy_mean": None, "accuracy_std": None,
-                "macro_f1_mean": None, "macro_f1_std": None, "fold_epochs": [], "train_seconds": 0.0,
-                "images_per_second": None}
+        return {
+            "fold_accuracy": [],
+            "fold_macro_f1": [],
+            "accuracy_mean": None,
+            "accuracy_std": None,
+            "macro_f1_mean": None,
+            "macro_f1_std": None,
+            "fold_epochs": [],
+            "train_seconds": 0.0,
+            "images_per_second": None,
+        }
     accuracies = [o.scores["accuracy"] for o in outcomes]
     f1s = [o.scores["macro_f1"] for o in outcomes]
     return {

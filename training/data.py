@@ -73,8 +73,15 @@ class Dataset:
         relabel = np.full(len(self.emotions), -1)
         relabel[keep] = np.arange(len(keep))
         mask = np.isin(self.labels, keep)
-        return Dataset(self.images[mask], relabel[self.labels[mask]], self.usage[mask], list(emotions),
-                       self.source, self.sha256, self.skipped)
+        return Dataset(
+            self.images[mask],
+            relabel[self.labels[mask]],
+            self.usage[mask],
+            list(emotions),
+            self.source,
+            self.sha256,
+            self.skipped,
+        )
 
 
 def check_emotions(dataset: Dataset, named: bool, test_usage: str, folds: int = 0) -> tuple[Dataset, list[str]]:
@@ -93,11 +100,14 @@ def check_emotions(dataset: Dataset, named: bool, test_usage: str, folds: int = 
     if not have:
         raise DatasetError(f"{dataset.source}: no {TRAIN_USAGE} rows (or train/ images) to train on")
     if named and lacking:
-        raise DatasetError(f"{dataset.source}: no training faces of {', '.join(lacking)}; it has training faces of "
-                           f"{', '.join(have)} only: leave {', '.join(lacking)} out of --emotions")
+        raise DatasetError(
+            f"{dataset.source}: no training faces of {', '.join(lacking)}; it has training faces of "
+            f"{', '.join(have)} only: leave {', '.join(lacking)} out of --emotions"
+        )
     if len(have) < 2:
-        raise DatasetError(f"{dataset.source}: training faces of {have[0]} only; a classifier needs at least two "
-                           "emotions")
+        raise DatasetError(
+            f"{dataset.source}: training faces of {have[0]} only; a classifier needs at least two emotions"
+        )
     if lacking:
         dataset = dataset.subset(have)
         notes.append(f"training {', '.join(have)}: the data has no training faces of {', '.join(lacking)}")
@@ -107,12 +117,16 @@ def check_emotions(dataset: Dataset, named: bool, test_usage: str, folds: int = 
         test = dataset.class_counts(test_usage)
         untested = [name for name, count in test.items() if not count]
         if untested:
-            raise DatasetError(f"{dataset.source}: no {test_usage} faces of {', '.join(untested)} to test on; "
-                               f"train only emotions it has test faces of (--emotions "
-                               f"{','.join(n for n in dataset.emotions if n not in untested)})")
+            raise DatasetError(
+                f"{dataset.source}: no {test_usage} faces of {', '.join(untested)} to test on; "
+                f"train only emotions it has test faces of (--emotions "
+                f"{','.join(n for n in dataset.emotions if n not in untested)})"
+            )
     elif usages:
-        raise DatasetError(f"{dataset.source}: no {test_usage} rows to test on; its test rows are marked "
-                           f"{', '.join(sorted(usages))}: pass --test-usage {sorted(usages)[0]}")
+        raise DatasetError(
+            f"{dataset.source}: no {test_usage} rows to test on; its test rows are marked "
+            f"{', '.join(sorted(usages))}: pass --test-usage {sorted(usages)[0]}"
+        )
     else:
         notes.append(f"no test rows in {dataset.source}: testing on 10% of the training faces, held back")
     # The smallest class must fill every fold, and keep one face for the held-back test part if there is one.
@@ -120,8 +134,9 @@ def check_emotions(dataset: Dataset, named: bool, test_usage: str, folds: int = 
     few = [f"{name} ({count})" for name, count in train.items() if count < need]
     if few:
         why = f"--folds {folds}" if folds >= need and folds > 1 else "holding back test faces"
-        raise DatasetError(f"{dataset.source}: too few training faces of {', '.join(few)} for {why} "
-                           f"(at least {need} each)")
+        raise DatasetError(
+            f"{dataset.source}: too few training faces of {', '.join(few)} for {why} (at least {need} each)"
+        )
     return dataset, notes
 
 
@@ -283,6 +298,9 @@ def describe(dataset: Dataset) -> str:
         pretty = ", ".join(f"{k} {v}" for k, v in counts.items())
         lines.append(f"  {usage}: {sum(counts.values())} ({pretty}); imbalance {imbalance_ratio(counts):.2f}")
     if dataset.skipped:
-        lines.append(f"  skipped {len(dataset.skipped)} bad row(s): " + "; ".join(
-            f"{b.where} ({b.reason})" for b in dataset.skipped[:5]) + (" ..." if len(dataset.skipped) > 5 else ""))
+        lines.append(
+            f"  skipped {len(dataset.skipped)} bad row(s): "
+            + "; ".join(f"{b.where} ({b.reason})" for b in dataset.skipped[:5])
+            + (" ..." if len(dataset.skipped) > 5 else "")
+        )
     return "\n".join(lines)

@@ -31,12 +31,19 @@ def teacher_record(folder: str | Path) -> dict:
     """A teacher's name, how it was made and the sha256 of its files: the lineage a student's card keeps."""
     folder = Path(folder)
     card = read_card(folder)
-    files = {name: file_sha256(folder / name) for name in (TFLITE_FILE, KERAS_FILE, "card.json")
-             if (folder / name).is_file()}
-    return {"name": card.name, "path": str(folder), "architecture": card.architecture, "labels": list(card.labels),
-            "command": card.training.get("command"), "test_accuracy": card.metrics.get("test_accuracy_tflite",
-                                                                                      card.metrics.get("test_accuracy")),
-            "multiply_adds": card.training.get("multiply_adds"), "sha256": files}
+    files = {
+        name: file_sha256(folder / name) for name in (TFLITE_FILE, KERAS_FILE, "card.json") if (folder / name).is_file()
+    }
+    return {
+        "name": card.name,
+        "path": str(folder),
+        "architecture": card.architecture,
+        "labels": list(card.labels),
+        "command": card.training.get("command"),
+        "test_accuracy": card.metrics.get("test_accuracy_tflite", card.metrics.get("test_accuracy")),
+        "multiply_adds": card.training.get("multiply_adds"),
+        "sha256": files,
+    }
 
 
 def check_teachers(folders: list[str], emotions: list[str]) -> list[dict]:
@@ -49,8 +56,9 @@ def check_teachers(folders: list[str], emotions: list[str]) -> list[dict]:
             raise ValueError(f"teacher {folder}: {exc}") from None
         missing = [e for e in emotions if e not in record["labels"]]
         if missing:
-            raise ValueError(f"teacher {folder} classifies {','.join(record['labels'])}; "
-                             f"it cannot teach {','.join(missing)}")
+            raise ValueError(
+                f"teacher {folder} classifies {','.join(record['labels'])}; it cannot teach {','.join(missing)}"
+            )
         records.append(record)
     return records
 
@@ -77,8 +85,9 @@ def default_cache_dir() -> Path:
     return Path(base) / "ferdesk" / "soft-targets"
 
 
-def soft_targets(records: list[dict], images: np.ndarray, emotions: list[str], cache_dir: str | Path | None = None,
-                 progress=None) -> np.ndarray:
+def soft_targets(
+    records: list[dict], images: np.ndarray, emotions: list[str], cache_dir: str | Path | None = None, progress=None
+) -> np.ndarray:
     """(N, K) float32 probabilities: every teacher's mirror-averaged output on each face, averaged over teachers."""
     from ferdesk.classify import EmotionClassifier
 
@@ -98,15 +107,20 @@ def soft_targets(records: list[dict], images: np.ndarray, emotions: list[str], c
         classifier = EmotionClassifier(record["path"], flip_average=True)
         if progress is not None:
             progress.message(f"teacher {record['name']}: scoring {len(images)} faces and their mirror images")
-        proba = np.concatenate([classifier.predict(images[i:i + TEACHER_BATCH])
-                                for i in _batches(len(images), progress, record["name"])])
+        proba = np.concatenate(
+            [classifier.predict(images[i : i + TEACHER_BATCH]) for i in _batches(len(images), progress, record["name"])]
+        )
         total += _restricted(proba, classifier.labels, emotions)
     targets = (total / len(records)).astype(np.float32)
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with staged_file(path, overwrite=True) as partial:  # keeps .npz, so np.savez adds no suffix of its own
-            np.savez(partial, targets=targets, emotions=np.array(emotions),
-                     teacher_tflite_sha256=np.array([r["sha256"].get(TFLITE_FILE, "") for r in records]))
+            np.savez(
+                partial,
+                targets=targets,
+                emotions=np.array(emotions),
+                teacher_tflite_sha256=np.array([r["sha256"].get(TFLITE_FILE, "") for r in records]),
+            )
     except OSError:  # a read-only cache only costs the next run the teachers' time again
         pass
     return targets

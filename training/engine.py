@@ -24,9 +24,11 @@ from training.metrics import classification_metrics
 from training.progress import Progress
 
 # What a sweep may vary, and the FitSettings each value sets. `model` picks the network (width) itself.
-AUGMENTATION = {"none": {"augment": False, "strong_augment": False},
-                "standard": {"augment": True, "strong_augment": False},
-                "strong": {"augment": True, "strong_augment": True}}
+AUGMENTATION = {
+    "none": {"augment": False, "strong_augment": False},
+    "standard": {"augment": True, "strong_augment": False},
+    "strong": {"augment": True, "strong_augment": True},
+}
 SWEEPABLE = ("model", "seed", "learning_rate", "augment", "temperature")
 
 
@@ -54,8 +56,13 @@ class FitJob:
         return f"{base}-{config_tag(self.overrides)}" if self.overrides else base
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "stage": self.stage, "fold": self.fold, "folds": self.folds,
-                "overrides": [list(kv) for kv in self.overrides]}
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "fold": self.fold,
+            "folds": self.folds,
+            "overrides": [list(kv) for kv in self.overrides],
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> FitJob:
@@ -115,9 +122,17 @@ class FitOutcome:
 
     def summary(self) -> dict:
         """The report's line for this fit: where it ran, how long, on which split (histories are plotted instead)."""
-        return {"fit": self.job.key, "model": self.job.model, "stage": self.job.stage, "fold": self.job.fold,
-                "node": self.node, "seconds": round(self.seconds, 2), "epochs": self.epochs_run,
-                "held_out": self.held_out, "restored": self.restored}
+        return {
+            "fit": self.job.key,
+            "model": self.job.model,
+            "stage": self.job.stage,
+            "fold": self.job.fold,
+            "node": self.node,
+            "seconds": round(self.seconds, 2),
+            "epochs": self.epochs_run,
+            "held_out": self.held_out,
+            "restored": self.restored,
+        }
 
     @classmethod
     def from_record(cls, record: dict, model=None) -> FitOutcome:
@@ -152,22 +167,42 @@ def indices_digest(indices: np.ndarray) -> str:
     return hashlib.sha1(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
-def run_fit(job: FitJob, data: TrainingData, settings: FitSettings, progress: Progress,
-            node: str | None = None) -> FitOutcome:
+def run_fit(
+    job: FitJob, data: TrainingData, settings: FitSettings, progress: Progress, node: str | None = None
+) -> FitOutcome:
     """Fit one job and score it on its held-out fold; every engine runs each fit through here."""
     settings = settings_for(job, settings)
     train_idx, held_out = data.indices(job)
-    result = fit_on(job.model, data.images, data.labels, train_idx, len(data.emotions), settings, progress,
-                    job.stage, job.fold, job.folds, data.soft)
+    result = fit_on(
+        job.model,
+        data.images,
+        data.labels,
+        train_idx,
+        len(data.emotions),
+        settings,
+        progress,
+        job.stage,
+        job.fold,
+        job.folds,
+        data.soft,
+    )
     scores = None
     if held_out is not None:
         proba = predict_proba(result.model, data.images[held_out], settings.flip_average)
         metrics = classification_metrics(data.labels[held_out], proba, data.emotions)
         scores = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
         progress.fit_done(job.model, job.stage, job.fold, job.folds, **scores)
-    return FitOutcome(job, result.seconds, result.images_per_second, result.epochs_run, result.history, scores,
-                      None if held_out is None else indices_digest(held_out), node or platform.node(),
-                      result.model if job.stage == "final" else None)
+    return FitOutcome(
+        job,
+        result.seconds,
+        result.images_per_second,
+        result.epochs_run,
+        result.history,
+        scores,
+        None if held_out is None else indices_digest(held_out),
+        node or platform.node(),
+        result.model if job.stage == "final" else None,
+    )
 
 
 @dataclass
@@ -179,8 +214,9 @@ class InProcessEngine:
     def describe(self) -> dict:
         return {"name": self.name}
 
-    def run(self, jobs: list[FitJob], data: TrainingData, settings: FitSettings,
-            progress: Progress) -> Iterator[FitOutcome]:
+    def run(
+        self, jobs: list[FitJob], data: TrainingData, settings: FitSettings, progress: Progress
+    ) -> Iterator[FitOutcome]:
         for job in jobs:
             if job.stage == "cv" and job.fold == 1:
                 where = f" ({describe_overrides(job.overrides)})" if job.overrides else ""

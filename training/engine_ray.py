@@ -76,8 +76,10 @@ def forward(progress: Progress, kind: str, fields: dict) -> None:
         progress.message(f"{fit}: started on node {str(fields.get('node'))[:8]}")
     elif kind == "epoch":
         accuracy = fields.get("val_accuracy")
-        progress.message(f"{fit}: epoch {fields.get('epoch')}/{fields.get('epochs')}"
-                         + (f", val accuracy {accuracy:.4f}" if isinstance(accuracy, float) else ""))
+        progress.message(
+            f"{fit}: epoch {fields.get('epoch')}/{fields.get('epochs')}"
+            + (f", val accuracy {accuracy:.4f}" if isinstance(accuracy, float) else "")
+        )
     elif kind == "resumed":
         progress.message(f"{fit}: resumed from its backup after epoch {fields.get('epoch')}")
     elif kind == "fit_done" and "accuracy" in fields:
@@ -114,8 +116,9 @@ def model_bytes(model) -> bytes:
         return path.read_bytes()
 
 
-def fit_trial(config: dict, data: TrainingData, settings: FitSettings, queue, start_model: dict | None,
-              cpus: float) -> None:
+def fit_trial(
+    config: dict, data: TrainingData, settings: FitSettings, queue, start_model: dict | None, cpus: float
+) -> None:
     """Tune function trainable: one fit, its events and outcome sent to the driver through `queue`."""
     import ray
     from ray import tune
@@ -147,7 +150,9 @@ class FitRecords:
         folder.mkdir(parents=True, exist_ok=True)
 
     def _write(self, path: Path, content: bytes) -> None:
-        with outputs.staged_file(path, overwrite=True) as staging:  # a crash mid-write leaves no finished-looking record
+        with outputs.staged_file(
+            path, overwrite=True
+        ) as staging:  # a crash mid-write leaves no finished-looking record
             staging.write_bytes(content)
 
     def save(self, record: dict, payload: bytes | None) -> FitOutcome:
@@ -200,12 +205,19 @@ class RayEngine:
             with socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS):
                 pass
         except (OSError, ValueError) as exc:
-            raise EngineError(f"cannot reach a Ray cluster at {self.address} ({exc}); start one with `ray start "
-                              "--head` (docs/cluster.md) or check --address / $RAY_ADDRESS") from None
+            raise EngineError(
+                f"cannot reach a Ray cluster at {self.address} ({exc}); start one with `ray start "
+                "--head` (docs/cluster.md) or check --address / $RAY_ADDRESS"
+            ) from None
 
     def describe(self) -> dict:
-        return {"name": self.name, "address": self.address or "local", "cpus_per_fit": self.cpus_per_fit,
-                "gpus_per_fit": self.gpus_per_fit, **self._cluster}
+        return {
+            "name": self.name,
+            "address": self.address or "local",
+            "cpus_per_fit": self.cpus_per_fit,
+            "gpus_per_fit": self.gpus_per_fit,
+            **self._cluster,
+        }
 
     def _records_folder(self, data: TrainingData, settings: FitSettings) -> Path | None:
         """Records are kept per run: the same faces, folds and settings (the command) find them again."""
@@ -215,8 +227,9 @@ class RayEngine:
         digest = hashlib.sha256((data.fingerprint() + json.dumps(recipe, sort_keys=True, default=str)).encode())
         return Path(self.checkpoints).absolute() / RECORDS_FOLDER / digest.hexdigest()[:16]
 
-    def run(self, jobs: list[FitJob], data: TrainingData, settings: FitSettings,
-            progress: Progress) -> Iterator[FitOutcome]:
+    def run(
+        self, jobs: list[FitJob], data: TrainingData, settings: FitSettings, progress: Progress
+    ) -> Iterator[FitOutcome]:
         require_ray()
         kept = self._records_folder(data, settings)
         records = FitRecords(kept or Path(tempfile.mkdtemp(prefix="ferdesk-fits-")))
@@ -227,8 +240,10 @@ class RayEngine:
                 if done is None:
                     todo.append(job)
                     continue
-                progress.message(f"{job.model} {_where(dataclasses.asdict(job))}: finished by an earlier run of "
-                                 "this command, not fitted again")
+                progress.message(
+                    f"{job.model} {_where(dataclasses.asdict(job))}: finished by an earlier run of "
+                    "this command, not fitted again"
+                )
                 if done.scores:
                     progress.fit_done(job.model, job.stage, job.fold, job.folds, **done.scores)
                 yield done
@@ -259,14 +274,18 @@ class RayEngine:
                 ray.init(address=self.address, **common)
             else:
                 store = max(MIN_OBJECT_STORE, 3 * (data.images.nbytes + (0 if data.soft is None else data.soft.nbytes)))
-                progress.message("starting Ray on this machine" + (f" ({self.local_cpus} CPUs)" if self.local_cpus
-                                                                     else ""))
+                progress.message(
+                    "starting Ray on this machine" + (f" ({self.local_cpus} CPUs)" if self.local_cpus else "")
+                )
                 ray.init(num_cpus=self.local_cpus, include_dashboard=False, object_store_memory=store, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.address or "this machine"
             why = f"{exc} {exc.__cause__ or ''}"
-            hint = ("; the cluster wants its token: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (docs/cluster.md)"
-                    if "Authentication token" in why else "")
+            hint = (
+                "; the cluster wants its token: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (docs/cluster.md)"
+                if "Authentication token" in why
+                else ""
+            )
             raise EngineError(f"cannot start or reach Ray at {where}: {str(exc).splitlines()[0]}{hint}") from None
         finally:
             from training import interrupts
@@ -280,17 +299,24 @@ class RayEngine:
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         cpus = max(n["Resources"].get("CPU", 0) for n in nodes)
         gpus = max(n["Resources"].get("GPU", 0) for n in nodes)
-        self._cluster = {"nodes": len(nodes), "cpus": sum(n["Resources"].get("CPU", 0) for n in nodes),
-                         "gpus": sum(n["Resources"].get("GPU", 0) for n in nodes), "ray": ray.__version__}
+        self._cluster = {
+            "nodes": len(nodes),
+            "cpus": sum(n["Resources"].get("CPU", 0) for n in nodes),
+            "gpus": sum(n["Resources"].get("GPU", 0) for n in nodes),
+            "ray": ray.__version__,
+        }
         if self.cpus_per_fit > cpus:
-            raise EngineError(f"--cpus-per-fit {self.cpus_per_fit}: no Ray node has that many (the largest has "
-                              f"{cpus:g})")
+            raise EngineError(
+                f"--cpus-per-fit {self.cpus_per_fit}: no Ray node has that many (the largest has {cpus:g})"
+            )
         if self.gpus_per_fit > gpus:
-            raise EngineError(f"--gpus-per-fit {self.gpus_per_fit}: no Ray node has that many GPUs (the largest has "
-                              f"{gpus:g})")
+            raise EngineError(
+                f"--gpus-per-fit {self.gpus_per_fit}: no Ray node has that many GPUs (the largest has {gpus:g})"
+            )
 
-    def _run_trials(self, jobs: list[FitJob], data: TrainingData, settings: FitSettings, progress: Progress,
-                    records: FitRecords) -> Iterator[FitOutcome]:
+    def _run_trials(
+        self, jobs: list[FitJob], data: TrainingData, settings: FitSettings, progress: Progress, records: FitRecords
+    ) -> Iterator[FitOutcome]:
         # Tune's console table and Ctrl-C handling are off (progress and cancelling go through ours), and of its
         # result files only result.json is written (into a temporary folder).
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -307,24 +333,41 @@ class RayEngine:
         finished: set[FitJob] = set()
         try:
             self._check_resources()
-            progress.message(f"{len(jobs)} fits on Ray ({self._cluster['nodes']} node(s), {self._cluster['cpus']:g} "
-                             f"CPUs, {self._cluster['gpus']:g} GPUs), {self.cpus_per_fit:g} CPUs"
-                             + (f" and {self.gpus_per_fit:g} GPUs" if self.gpus_per_fit else "") + " each")
+            progress.message(
+                f"{len(jobs)} fits on Ray ({self._cluster['nodes']} node(s), {self._cluster['cpus']:g} "
+                f"CPUs, {self._cluster['gpus']:g} GPUs), {self.cpus_per_fit:g} CPUs"
+                + (f" and {self.gpus_per_fit:g} GPUs" if self.gpus_per_fit else "")
+                + " each"
+            )
             queue = Queue(actor_options={"num_cpus": 0})
             if settings.checkpoint_dir:  # trials run in their own working folders
                 settings = dataclasses.replace(settings, checkpoint_dir=str(Path(settings.checkpoint_dir).absolute()))
             trainable = tune.with_resources(
-                tune.with_parameters(fit_trial, data=data, settings=settings, queue=queue,
-                                     start_model=_ship_folder(settings.init_from), cpus=self.cpus_per_fit),
-                {"cpu": self.cpus_per_fit, "gpu": self.gpus_per_fit})
+                tune.with_parameters(
+                    fit_trial,
+                    data=data,
+                    settings=settings,
+                    queue=queue,
+                    start_model=_ship_folder(settings.init_from),
+                    cpus=self.cpus_per_fit,
+                ),
+                {"cpu": self.cpus_per_fit, "gpu": self.gpus_per_fit},
+            )
             # Final fits (all training faces, the longest) first: the fold fits fill in around them.
             ordered = sorted(jobs, key=lambda j: j.stage != "final")
             tuner = tune.Tuner(
-                trainable, param_space={"fit": tune.grid_search([j.to_dict() for j in ordered])},
+                trainable,
+                param_space={"fit": tune.grid_search([j.to_dict() for j in ordered])},
                 tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda t: t.trial_id),
-                run_config=tune.RunConfig(name="ferdesk", storage_path=str(storage), verbose=0, log_to_file=False,
-                                          callbacks=[JsonLoggerCallback()],
-                                          failure_config=tune.FailureConfig(fail_fast=True)))
+                run_config=tune.RunConfig(
+                    name="ferdesk",
+                    storage_path=str(storage),
+                    verbose=0,
+                    log_to_file=False,
+                    callbacks=[JsonLoggerCallback()],
+                    failure_config=tune.FailureConfig(fail_fast=True),
+                ),
+            )
             outcome_box: list = []
 
             def fit_all():
@@ -356,8 +399,10 @@ class RayEngine:
             missing = [j for j in jobs if j not in finished]
             if missing:
                 errors = [str(e).strip().splitlines()[-1] for e in (result.errors if result is not None else [])]
-                raise EngineError(f"{len(missing)} fit(s) did not finish on Ray ({', '.join(j.key for j in missing)})"
-                                  + (f": {errors[0]}" if errors else ""))
+                raise EngineError(
+                    f"{len(missing)} fit(s) did not finish on Ray ({', '.join(j.key for j in missing)})"
+                    + (f": {errors[0]}" if errors else "")
+                )
         finally:
             # Stops the trials: a Ray started here goes entirely; on a cluster, the trials (actors this driver owns)
             # end when it disconnects.

@@ -35,16 +35,22 @@ def check_members(cards: list, flip_given: bool = False) -> None:
         raise ValueError(f"{', '.join(twice)} listed more than once; a model averaged with itself gains nothing")
     first = cards[0]
     for card in cards[1:]:
-        shared = [("labels", card.labels, first.labels),
-                  ("preprocessing", card.preprocessing, first.preprocessing),
-                  ("test split", card.metrics.get("test_split"), first.metrics.get("test_split"))]
+        shared = [
+            ("labels", card.labels, first.labels),
+            ("preprocessing", card.preprocessing, first.preprocessing),
+            ("test split", card.metrics.get("test_split"), first.metrics.get("test_split")),
+        ]
         if not flip_given:
-            shared.insert(2, ("flip averaging", card.training.get("flip_average", False),
-                              first.training.get("flip_average", False)))
+            shared.insert(
+                2,
+                ("flip averaging", card.training.get("flip_average", False), first.training.get("flip_average", False)),
+            )
         for what, mine, theirs in shared:
             if mine != theirs:
-                raise ValueError(f"{card.folder} and {first.folder} differ in {what} ({theirs!r} vs {mine!r}); "
-                                 "an ensemble's members must share it")
+                raise ValueError(
+                    f"{card.folder} and {first.folder} differ in {what} ({theirs!r} vs {mine!r}); "
+                    "an ensemble's members must share it"
+                )
 
 
 def combine(models: list):
@@ -59,8 +65,15 @@ def combine(models: list):
     return keras.Model(inputs, outputs, name=ENSEMBLE)
 
 
-def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool = False, quantize: bool = True,
-                   command: str = "", flip_average: bool | None = None) -> dict:
+def build_ensemble(
+    members: list[Path],
+    data: Path,
+    out: Path,
+    overwrite: bool = False,
+    quantize: bool = True,
+    command: str = "",
+    flip_average: bool | None = None,
+) -> dict:
     """flip_average: score each face and its mirror image (None: as the members do). Two members without it
     cost one member with it."""
     from ferdesk.model_card import KERAS_FILE, ModelCard, load_keras_model, read_card, write_card
@@ -86,9 +99,14 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
         for card, model in loaded:
             proba = predict_proba(model, images, flip)
             member_proba.append(proba)
-            member_rows.append({**model_lineage(card), "architecture": card.architecture,
-                                "parameters": trainable_parameters(model),
-                                "test": classification_metrics(labels, proba, first.labels)})
+            member_rows.append(
+                {
+                    **model_lineage(card),
+                    "architecture": card.architecture,
+                    "parameters": trainable_parameters(model),
+                    "test": classification_metrics(labels, proba, first.labels),
+                }
+            )
         ensemble = combine([model for _, model in loaded])
         proba = predict_proba(ensemble, images, flip)
         # The merged graph must compute exactly the mean of the members (up to float rounding).
@@ -96,39 +114,74 @@ def build_ensemble(members: list[Path], data: Path, out: Path, overwrite: bool =
         test = classification_metrics(labels, proba, first.labels)
         created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         card = ModelCard(
-            name=out.name, labels=first.labels, architecture=ENSEMBLE, preprocessing=first.preprocessing,
-            metrics={"cv_accuracy_mean": None, "cv_accuracy_std": None, "cv_macro_f1_mean": None,
-                     "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"],
-                     "test_per_class_recall": test["per_class_recall"], "test_split": split, "folds": 0, "repeats": 1},
+            name=out.name,
+            labels=first.labels,
+            architecture=ENSEMBLE,
+            preprocessing=first.preprocessing,
+            metrics={
+                "cv_accuracy_mean": None,
+                "cv_accuracy_std": None,
+                "cv_macro_f1_mean": None,
+                "test_accuracy": test["accuracy"],
+                "test_macro_f1": test["macro_f1"],
+                "test_per_class_recall": test["per_class_recall"],
+                "test_split": split,
+                "folds": 0,
+                "repeats": 1,
+            },
             data={**first.data, "scored_on": dataset.file_record()},
-            training={"command": command, "created": created, "machine": machine_description(),
-                      "flip_average": flip, "parameters": sum(m["parameters"] for m in member_rows),
-                      "members": [{k: v for k, v in m.items() if k != "test"} for m in member_rows]},
+            training={
+                "command": command,
+                "created": created,
+                "machine": machine_description(),
+                "flip_average": flip,
+                "parameters": sum(m["parameters"] for m in member_rows),
+                "members": [{k: v for k, v in m.items() if k != "test"} for m in member_rows],
+            },
         )
         write_model_folder(ensemble, staging, card, quantize)
         exported = score_exported_tflite(staging, card, images, labels)
         write_card(card, staging)
-        report = {"command": command, "created": created, "machine": card.training["machine"],
-                  "data": {**dataset.file_record(), "emotions": first.labels, "test_usage": split, "test_size": int(len(labels))},
-                  "flip_average": flip, "members": member_rows, "test": test,
-                  "exported_tflite": exported}
+        report = {
+            "command": command,
+            "created": created,
+            "machine": card.training["machine"],
+            "data": {
+                **dataset.file_record(),
+                "emotions": first.labels,
+                "test_usage": split,
+                "test_size": int(len(labels)),
+            },
+            "flip_average": flip,
+            "members": member_rows,
+            "test": test,
+            "exported_tflite": exported,
+        }
         write_ensemble_report(report, staging)
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.ensemble", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("members", nargs="+", help="model folders (card.json and model.keras each)")
-    p.add_argument("--data", default=data_path(),
-                   help="the dataset the members were trained on, to score on its test split (default: $FERDESK_DATA)")
+    p.add_argument(
+        "--data",
+        default=data_path(),
+        help="the dataset the members were trained on, to score on its test split (default: $FERDESK_DATA)",
+    )
     p.add_argument("--out", required=True, help="the ensemble's model folder")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once all succeeded)")
     p.add_argument("--no-quantize", action="store_true", help="export model.tflite in float32")
-    p.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
-                   help="average each face with its mirror image (default: as the members do; "
-                        "without it, two members cost what one flip-averaged member does)")
+    p.add_argument(
+        "--flip-average",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average each face with its mirror image (default: as the members do; "
+        "without it, two members cost what one flip-averaged member does)",
+    )
     args = p.parse_args(argv)
     if not args.data:
         p.error("no dataset: pass --data or set FERDESK_DATA")
@@ -140,9 +193,15 @@ def main(argv: list[str] | None = None) -> int:
         interrupts.install()
         if not Path(args.data).exists():  # before the members load
             raise ValueError(f"{args.data}: no such file or folder")
-        report = build_ensemble([Path(m) for m in args.members], Path(args.data), Path(args.out), args.overwrite,
-                                not args.no_quantize, shlex.join(["python", "-m", "training.ensemble", *argv]),
-                                args.flip_average)
+        report = build_ensemble(
+            [Path(m) for m in args.members],
+            Path(args.data),
+            Path(args.out),
+            args.overwrite,
+            not args.no_quantize,
+            shlex.join(["python", "-m", "training.ensemble", *argv]),
+            args.flip_average,
+        )
     except (ValueError, OSError, ModelFolderError) as exc:
         print(f"training.ensemble: error: {exc}", file=sys.stderr)
         return 2
@@ -150,9 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         print("training.ensemble: interrupted; nothing was written", file=sys.stderr)
         return 130
     for member in report["members"]:
-        print(f"{member['name']}: test accuracy {member['test']['accuracy']:.4f}, macro-F1 {member['test']['macro_f1']:.4f}")
-    print(f"ensemble: test accuracy {report['test']['accuracy']:.4f}, macro-F1 {report['test']['macro_f1']:.4f}; "
-          f"model.tflite {report['exported_tflite']['test_accuracy']:.4f} -> {args.out}")
+        print(
+            f"{member['name']}: test accuracy {member['test']['accuracy']:.4f}, macro-F1 {member['test']['macro_f1']:.4f}"
+        )
+    print(
+        f"ensemble: test accuracy {report['test']['accuracy']:.4f}, macro-F1 {report['test']['macro_f1']:.4f}; "
+        f"model.tflite {report['exported_tflite']['test_accuracy']:.4f} -> {args.out}"
+    )
     return 0
 
 

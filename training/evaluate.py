@@ -45,7 +45,7 @@ def evaluate(model_dir: Path, data: Path, usage: str = "test", backend: str = "k
         from ferdesk.classify import EmotionClassifier
 
         classifier = EmotionClassifier(model_dir)
-        proba = np.concatenate([classifier.predict(images[i:i + 256]) for i in range(0, len(images), 256)])
+        proba = np.concatenate([classifier.predict(images[i : i + 256]) for i in range(0, len(images), 256)])
     else:
         from ferdesk.model_card import load_keras_model
         from training.fit import predict_proba
@@ -53,8 +53,17 @@ def evaluate(model_dir: Path, data: Path, usage: str = "test", backend: str = "k
         _, model = load_keras_model(model_dir)
         proba = predict_proba(model, images, bool(card.training.get("flip_average", False)))
     metrics = classification_metrics(labels, proba, card.labels)
-    metrics.update({"model": str(model_dir), "data": str(data), "data_sha256": dataset.sha256, "usage": usage,
-                    "backend": backend, "labels": card.labels, "skipped_rows": len(dataset.skipped)})
+    metrics.update(
+        {
+            "model": str(model_dir),
+            "data": str(data),
+            "data_sha256": dataset.sha256,
+            "usage": usage,
+            "backend": backend,
+            "labels": card.labels,
+            "skipped_rows": len(dataset.skipped),
+        }
+    )
     return metrics
 
 
@@ -88,10 +97,17 @@ def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="ferdesk-eval", description=__doc__)
     p.add_argument("--model", required=True, help="model folder (card.json, model.keras, model.tflite)")
     p.add_argument("--data", default=data_path(), help="CSV or image folder (default: $FERDESK_DATA)")
-    p.add_argument("--usage", default="test",
-                   help="rows to score: test (every non-Training row), all, or a Usage value such as PublicTest")
-    p.add_argument("--backend", choices=("keras", "tflite"), default="keras",
-                   help="keras (model.keras, safe mode) or tflite (the app's inference path)")
+    p.add_argument(
+        "--usage",
+        default="test",
+        help="rows to score: test (every non-Training row), all, or a Usage value such as PublicTest",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("keras", "tflite"),
+        default="keras",
+        help="keras (model.keras, safe mode) or tflite (the app's inference path)",
+    )
     p.add_argument("--skip-bad", action="store_true", help="skip malformed rows/images")
     p.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
     args = p.parse_args(argv)

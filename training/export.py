@@ -49,8 +49,10 @@ def write_model_folder(model, folder: Path, card: ModelCard, quantize: bool = Tr
         export_tflite(model, folder / TFLITE_FILE, quantize)
         card.training["tflite"] = tflite_format(quantize)
     else:
-        card.training["tflite"] = ("not exported: TensorFlow is not installed where this was trained; "
-                                   "run `python -m training.export MODEL_DIR --data DATA` where it is")
+        card.training["tflite"] = (
+            "not exported: TensorFlow is not installed where this was trained; "
+            "run `python -m training.export MODEL_DIR --data DATA` where it is"
+        )
     write_card(card, folder)
     for name in (KERAS_FILE, TFLITE_FILE) if tflite else (KERAS_FILE,):
         if os.path.getsize(folder / name) == 0:

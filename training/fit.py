@@ -55,9 +55,17 @@ PIPELINE_THREADS = min(os.cpu_count() or 2, 8)  # batched augmentation is cheap 
 PREFETCH_BATCHES = 2
 
 
-def make_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
-                 shuffle: bool = False, augment: bool = False, seed: int = 0, strong_augment: bool = False,
-                 soft: np.ndarray | None = None):
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    batch_size: int,
+    shuffle: bool = False,
+    augment: bool = False,
+    seed: int = 0,
+    strong_augment: bool = False,
+    soft: np.ndarray | None = None,
+):
     """A cached, prefetched tf.data pipeline over uint8 faces; augmentation runs batched, after the cache."""
     import tensorflow as tf
 
@@ -97,14 +105,33 @@ def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings)
     """model.fit's data arguments for this backend; train and val are (images, labels[, soft targets])."""
     train_soft, val_soft = (train[2] if len(train) > 2 else None), (val[2] if len(val) > 2 else None)
     if uses_tf_data():
-        return {"x": make_dataset(train[0], train[1], n_classes, settings.batch_size, shuffle=True,
-                                  augment=settings.augment, seed=settings.seed,
-                                  strong_augment=settings.strong_augment, soft=train_soft),
-                "validation_data": make_dataset(val[0], val[1], n_classes, 256, soft=val_soft)}
-    x = host_batches(to_model_input(train[0]), fit_targets(train[1], n_classes, train_soft), settings.batch_size,
-                     settings.seed, settings.strong_augment, settings.augment)
-    return {"x": x, "validation_data": (to_model_input(val[0]), fit_targets(val[1], n_classes, val_soft)),
-            "validation_batch_size": 256}
+        return {
+            "x": make_dataset(
+                train[0],
+                train[1],
+                n_classes,
+                settings.batch_size,
+                shuffle=True,
+                augment=settings.augment,
+                seed=settings.seed,
+                strong_augment=settings.strong_augment,
+                soft=train_soft,
+            ),
+            "validation_data": make_dataset(val[0], val[1], n_classes, 256, soft=val_soft),
+        }
+    x = host_batches(
+        to_model_input(train[0]),
+        fit_targets(train[1], n_classes, train_soft),
+        settings.batch_size,
+        settings.seed,
+        settings.strong_augment,
+        settings.augment,
+    )
+    return {
+        "x": x,
+        "validation_data": (to_model_input(val[0]), fit_targets(val[1], n_classes, val_soft)),
+        "validation_batch_size": 256,
+    }
 
 
 def _loss_and_metrics(n_classes: int, settings: FitSettings, distilling: bool):
@@ -164,8 +191,17 @@ def _progress_callback(progress: Progress, model: str, stage: str, fold: int, fo
     return EpochProgress()
 
 
-def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSettings,
-            progress: Progress, stage: str = "cv", fold: int = 0, folds: int = 0) -> FitResult:
+def fit_cnn(
+    name: str,
+    n_classes: int,
+    train: tuple,
+    val: tuple,
+    settings: FitSettings,
+    progress: Progress,
+    stage: str = "cv",
+    fold: int = 0,
+    folds: int = 0,
+) -> FitResult:
     import keras
 
     keras.utils.set_random_seed(settings.seed)
@@ -188,8 +224,9 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
             weights = class_weights(train[1], n_classes)
         callbacks = [
             interrupts.stop_fit_callback(),
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=settings.patience,
-                                          restore_best_weights=True),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=settings.patience, restore_best_weights=True
+            ),
             _progress_callback(progress, name, stage, fold, folds, settings.epochs),
         ]
         if settings.checkpoint_dir:
@@ -201,8 +238,7 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         with warnings.catch_warnings(), interrupts.deferred_during_fit():
             # Keras warns that shuffle=True is ignored for tf.data input; the pipeline shuffles itself.
             warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-            history = model.fit(**inputs, epochs=settings.epochs, verbose=0, callbacks=callbacks,
-                                  class_weight=weights)
+            history = model.fit(**inputs, epochs=settings.epochs, verbose=0, callbacks=callbacks, class_weight=weights)
         seconds = time.perf_counter() - start
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -212,12 +248,24 @@ def fit_cnn(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSe
         exported = build_cnn(name, n_classes)
         exported.set_weights(model.get_weights())
         model = exported
-    return FitResult(model, seconds, epochs_fitted * len(train[1]) / max(seconds, 1e-9), epochs_run,
-                     {k: [float(v) for v in vals] for k, vals in history.history.items()})
+    return FitResult(
+        model,
+        seconds,
+        epochs_fitted * len(train[1]) / max(seconds, 1e-9),
+        epochs_run,
+        {k: [float(v) for v in vals] for k, vals in history.history.items()},
+    )
 
 
-def fit_logreg(n_classes: int, train: tuple, settings: FitSettings, progress: Progress,
-               stage: str = "cv", fold: int = 0, folds: int = 0) -> FitResult:
+def fit_logreg(
+    n_classes: int,
+    train: tuple,
+    settings: FitSettings,
+    progress: Progress,
+    stage: str = "cv",
+    fold: int = 0,
+    folds: int = 0,
+) -> FitResult:
     x = to_model_input(train[0]).reshape(len(train[0]), -1)
     progress.fit_started(BASELINE, stage, fold, folds, 1)
     start = time.perf_counter()
@@ -238,8 +286,17 @@ def fit_logreg(n_classes: int, train: tuple, settings: FitSettings, progress: Pr
     return FitResult(logreg_to_keras(pipeline, n_classes), seconds, len(x) / max(seconds, 1e-9), 1)
 
 
-def fit_model(name: str, n_classes: int, train: tuple, val: tuple, settings: FitSettings,
-              progress: Progress, stage: str = "cv", fold: int = 0, folds: int = 0) -> FitResult:
+def fit_model(
+    name: str,
+    n_classes: int,
+    train: tuple,
+    val: tuple,
+    settings: FitSettings,
+    progress: Progress,
+    stage: str = "cv",
+    fold: int = 0,
+    folds: int = 0,
+) -> FitResult:
     """Fit the baseline on train+val (it needs no early stopping) or a CNN on train with val for early stopping."""
     if name == BASELINE:  # the baseline learns from the labels only, even when teachers are given
         both = (np.concatenate([train[0], val[0]]), np.concatenate([train[1], val[1]]))
@@ -250,8 +307,9 @@ def fit_model(name: str, n_classes: int, train: tuple, val: tuple, settings: Fit
 def predict_proba(model, images: np.ndarray, flip_average: bool = False, batch_size: int = 512) -> np.ndarray:
     """Probabilities for uint8 faces in large batches (never model.predict per face); optionally flip-averaged."""
     x = to_model_input(images)
-    out = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
-                          for i in range(0, len(x), batch_size)]).astype(np.float32)
+    out = np.concatenate(
+        [np.asarray(model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+    ).astype(np.float32)
     if flip_average:
         out = (out + predict_proba(model, images[:, :, ::-1])) / 2.0
     return out

@@ -6,6 +6,7 @@ instead of unwinding it: CI once saw a trainer cancelled right after an epoch di
 While a fit runs the handler only records the request, and a callback raises KeyboardInterrupt from plain Python
 between batches, a few milliseconds later.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -23,10 +23,12 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[s
 def format_metrics(metrics: dict, labels: list[str]) -> str:
     """Plain-text summary for the console."""
     width = max(len(x) for x in labels) + 2
-    lines = [f"faces {metrics['n']}  accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}",
-             "per-class recall: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["per_class_recall"].items()),
-             "confusion matrix (rows true, columns predicted):",
-             " " * width + "".join(f"{x[:8]:>9}" for x in labels)]
+    lines = [
+        f"faces {metrics['n']}  accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}",
+        "per-class recall: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["per_class_recall"].items()),
+        "confusion matrix (rows true, columns predicted):",
+        " " * width + "".join(f"{x[:8]:>9}" for x in labels),
+    ]
     for name, row in zip(labels, metrics["confusion_matrix"]):
         lines.append(f"{name:<{width}}" + "".join(f"{v:>9}" for v in row))
     return "\n".join(lines)

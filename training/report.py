@@ -35,8 +35,15 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], title: str, pa
     ax.set_title(title)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{int(matrix[i, j])}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=8,
-                    color="white" if share[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{int(matrix[i, j])}\n{share[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if share[i, j] > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -73,8 +80,9 @@ def plot_fold_accuracy(models: list[dict], path: Path) -> None:
         folds = model["cv"]["fold_accuracy"]
         jitter = np.linspace(-0.12, 0.12, len(folds)) if len(folds) > 1 else [0.0]
         ax.scatter(i + np.asarray(jitter), folds, s=18, alpha=0.7)
-        ax.errorbar(i + 0.3, model["cv"]["accuracy_mean"], yerr=model["cv"]["accuracy_std"], fmt="o",
-                    color="black", capsize=4)
+        ax.errorbar(
+            i + 0.3, model["cv"]["accuracy_mean"], yerr=model["cv"]["accuracy_std"], fmt="o", color="black", capsize=4
+        )
     ax.set_xticks(range(len(models)), [m["name"] for m in models])
     ax.set_ylabel("held-out fold accuracy")
     ax.set_title("Cross-validation: folds and mean ± std")
@@ -91,8 +99,10 @@ def _pct(value: float | None) -> str:
 def _cv_cells(cv: dict) -> str:
     if cv["accuracy_mean"] is None:
         return "no CV | no CV"
-    return (f"{_pct(cv['accuracy_mean'])} ± {_pct(cv['accuracy_std'])} "
-            f"| {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}")
+    return (
+        f"{_pct(cv['accuracy_mean'])} ± {_pct(cv['accuracy_std'])} "
+        f"| {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}"
+    )
 
 
 def _lineage_lines(start: dict | None) -> list[str]:
@@ -100,8 +110,11 @@ def _lineage_lines(start: dict | None) -> list[str]:
     lines, lead = [], "Fine-tuned from"
     while start:
         epochs = start.get("final_epochs")
-        lines += ["", f"{lead} `{start['name']}` ({epochs} epoch{'' if epochs == 1 else 's'}, test accuracy "
-                  f"{_pct(start.get('test_accuracy'))}), trained with `{start.get('command', 'unknown command')}`."]
+        lines += [
+            "",
+            f"{lead} `{start['name']}` ({epochs} epoch{'' if epochs == 1 else 's'}, test accuracy "
+            f"{_pct(start.get('test_accuracy'))}), trained with `{start.get('command', 'unknown command')}`.",
+        ]
         start, lead = start.get("started_from"), "That model was fine-tuned from"
     return lines
 
@@ -116,12 +129,16 @@ def markdown_report(report: dict) -> str:
         "",
         f"Data: `{data['source_name']}` (sha256 `{data['sha256'][:16]}...`), "
         f"{data['train_size']} training and {data['test_size']} test faces ({data['test_usage']}). "
-        f"Training class counts: " + ", ".join(f"{k} {v}" for k, v in data["train_counts"].items()) +
-        f" (imbalance {data['train_imbalance']:.2f}).",
+        f"Training class counts: "
+        + ", ".join(f"{k} {v}" for k, v in data["train_counts"].items())
+        + f" (imbalance {data['train_imbalance']:.2f}).",
         "",
-        (f"Cross-validation: {cfg['folds']}-fold stratified, {cfg['repeats']} repeat(s), seed {cfg['seed']}; "
-         if cfg["folds"] else f"No cross-validation (--folds 0), seed {cfg['seed']}; ") +
-        f"CNNs up to {cfg['epochs']} epochs (early stopping, patience {cfg['patience']}) on 90% of the training "
+        (
+            f"Cross-validation: {cfg['folds']}-fold stratified, {cfg['repeats']} repeat(s), seed {cfg['seed']}; "
+            if cfg["folds"]
+            else f"No cross-validation (--folds 0), seed {cfg['seed']}; "
+        )
+        + f"CNNs up to {cfg['epochs']} epochs (early stopping, patience {cfg['patience']}) on 90% of the training "
         f"data of each fit, validated on the other 10%. Test split used once, after model selection.",
         "",
         "| model | trainable params | CV accuracy (mean ± std) | CV macro-F1 | test accuracy | test macro-F1 "
@@ -137,28 +154,47 @@ def markdown_report(report: dict) -> str:
         )
     n_folds = len(report["models"][0]["cv"]["fold_accuracy"])
     if n_folds:
-        lines += ["", "Per-fold accuracy:", "", "| model | " + " | ".join(
-            f"fold {i + 1}" for i in range(n_folds)) + " |", "|---|" + "---:|" * n_folds]
+        lines += [
+            "",
+            "Per-fold accuracy:",
+            "",
+            "| model | " + " | ".join(f"fold {i + 1}" for i in range(n_folds)) + " |",
+            "|---|" + "---:|" * n_folds,
+        ]
         for m in report["models"]:
             lines.append(f"| {m['name']} | " + " | ".join(_pct(a) for a in m["cv"]["fold_accuracy"]) + " |")
     best = next(m for m in report["models"] if m["name"] == report["best_model"])
     labels = data["emotions"]
     why = "best CV mean accuracy" if n_folds else "the only model; no CV"
-    lines += ["", f"## Exported model: {best['name']} ({why})", "",
-              "Test per-class recall: " + ", ".join(f"{k} {_pct(v)}" for k, v in best["test"]["per_class_recall"].items()),
-              "", "Test confusion matrix (rows true, columns predicted):", "",
-              "| | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    lines += [
+        "",
+        f"## Exported model: {best['name']} ({why})",
+        "",
+        "Test per-class recall: " + ", ".join(f"{k} {_pct(v)}" for k, v in best["test"]["per_class_recall"].items()),
+        "",
+        "Test confusion matrix (rows true, columns predicted):",
+        "",
+        "| | " + " | ".join(labels) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
     for name, row in zip(labels, best["test"]["confusion_matrix"]):
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     exported = report.get("exported_tflite")
     if exported:
-        lines += ["", f"The app runs `model.tflite` ({exported['format']}): test accuracy "
-                  f"{_pct(exported['test_accuracy'])}, macro-F1 {exported['test_macro_f1']:.3f}."]
+        lines += [
+            "",
+            f"The app runs `model.tflite` ({exported['format']}): test accuracy "
+            f"{_pct(exported['test_accuracy'])}, macro-F1 {exported['test_macro_f1']:.3f}.",
+        ]
     lines += ["", f"![confusion matrix]({CONFUSION_PNG})", ""]
     if n_folds:
         lines += [f"![per-fold accuracy]({FOLDS_PNG})", ""]
-    lines += [f"![learning curves]({CURVES_PNG})", "",
-              f"Machine: {report['machine']}. Total wall time {report['wall_seconds'] / 60:.1f} min.", ""]
+    lines += [
+        f"![learning curves]({CURVES_PNG})",
+        "",
+        f"Machine: {report['machine']}. Total wall time {report['wall_seconds'] / 60:.1f} min.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -167,8 +203,12 @@ def write_report(report: dict, folder: Path, histories: dict[str, dict]) -> None
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (folder / "report.md").write_text(markdown_report(report), encoding="utf-8")
     best = next(m for m in report["models"] if m["name"] == report["best_model"])
-    plot_confusion(best["test"]["confusion_matrix"], report["data"]["emotions"],
-                   f"{best['name']} on {report['data']['test_usage']}", folder / CONFUSION_PNG)
+    plot_confusion(
+        best["test"]["confusion_matrix"],
+        report["data"]["emotions"],
+        f"{best['name']} on {report['data']['test_usage']}",
+        folder / CONFUSION_PNG,
+    )
     plot_learning_curves(histories, folder / CURVES_PNG)
     if report["models"][0]["cv"]["fold_accuracy"]:
         plot_fold_accuracy(report["models"], folder / FOLDS_PNG)
@@ -185,8 +225,12 @@ def plot_member_recall(report: dict, path: Path) -> None:
     width = 0.8 / len(rows)
     fig, ax = plt.subplots(figsize=(1.5 + 1.1 * len(labels), 3.8))
     for i, (name, test) in enumerate(rows):
-        ax.bar(np.arange(len(labels)) + (i - (len(rows) - 1) / 2) * width,
-               [test["per_class_recall"][k] for k in labels], width, label=f"{name} ({_pct(test['accuracy'])})")
+        ax.bar(
+            np.arange(len(labels)) + (i - (len(rows) - 1) / 2) * width,
+            [test["per_class_recall"][k] for k in labels],
+            width,
+            label=f"{name} ({_pct(test['accuracy'])})",
+        )
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylabel("recall")
     ax.set_ylim(0, 1)
@@ -200,26 +244,46 @@ def plot_member_recall(report: dict, path: Path) -> None:
 
 def ensemble_markdown(report: dict) -> str:
     data, test = report["data"], report["test"]
-    lines = [f"# Ensemble report: {', '.join(data['emotions'])}", "", f"Command: `{report['command']}`", "",
-             f"The exported model averages the probabilities of {len(report['members'])} models. Scored on "
-             f"`{data['source_name']}` (sha256 `{data['sha256'][:16]}...`), {data['test_size']} test faces "
-             f"({data['test_usage']}), members and ensemble alike "
-             f"{'with' if report['flip_average'] else 'without'} flip averaging.", "",
-             "| model | trainable params | test accuracy | test macro-F1 |", "|---|---:|---:|---:|"]
+    lines = [
+        f"# Ensemble report: {', '.join(data['emotions'])}",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"The exported model averages the probabilities of {len(report['members'])} models. Scored on "
+        f"`{data['source_name']}` (sha256 `{data['sha256'][:16]}...`), {data['test_size']} test faces "
+        f"({data['test_usage']}), members and ensemble alike "
+        f"{'with' if report['flip_average'] else 'without'} flip averaging.",
+        "",
+        "| model | trainable params | test accuracy | test macro-F1 |",
+        "|---|---:|---:|---:|",
+    ]
     for m in report["members"]:
-        lines.append(f"| {m['name']} ({m['architecture']}) | {m['parameters']:,} | {_pct(m['test']['accuracy'])} "
-                     f"| {m['test']['macro_f1']:.3f} |")
-    lines.append(f"| **ensemble** | {sum(m['parameters'] for m in report['members']):,} "
-                 f"| **{_pct(test['accuracy'])}** | **{test['macro_f1']:.3f}** |")
+        lines.append(
+            f"| {m['name']} ({m['architecture']}) | {m['parameters']:,} | {_pct(m['test']['accuracy'])} "
+            f"| {m['test']['macro_f1']:.3f} |"
+        )
+    lines.append(
+        f"| **ensemble** | {sum(m['parameters'] for m in report['members']):,} "
+        f"| **{_pct(test['accuracy'])}** | **{test['macro_f1']:.3f}** |"
+    )
     for m in report["members"]:
         lines += ["", f"`{m['name']}` was trained with `{m.get('command', 'unknown command')}`."]
         lines += _lineage_lines(m.get("started_from"))
     exported = report["exported_tflite"]
-    lines += ["", "Ensemble per-class recall: " + ", ".join(f"{k} {_pct(v)}" for k, v in test["per_class_recall"].items()),
-              "", f"The app runs `model.tflite` ({exported['format']}): test accuracy "
-              f"{_pct(exported['test_accuracy'])}, macro-F1 {exported['test_macro_f1']:.3f}.", "",
-              f"![per-class recall]({MEMBERS_PNG})", "", f"![confusion matrix]({CONFUSION_PNG})", "",
-              f"Machine: {report['machine']}.", ""]
+    lines += [
+        "",
+        "Ensemble per-class recall: " + ", ".join(f"{k} {_pct(v)}" for k, v in test["per_class_recall"].items()),
+        "",
+        f"The app runs `model.tflite` ({exported['format']}): test accuracy "
+        f"{_pct(exported['test_accuracy'])}, macro-F1 {exported['test_macro_f1']:.3f}.",
+        "",
+        f"![per-class recall]({MEMBERS_PNG})",
+        "",
+        f"![confusion matrix]({CONFUSION_PNG})",
+        "",
+        f"Machine: {report['machine']}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -227,6 +291,10 @@ def write_ensemble_report(report: dict, folder: Path) -> None:
     folder = Path(folder)
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (folder / "report.md").write_text(ensemble_markdown(report), encoding="utf-8")
-    plot_confusion(report["test"]["confusion_matrix"], report["data"]["emotions"],
-                   f"ensemble on {report['data']['test_usage']}", folder / CONFUSION_PNG)
+    plot_confusion(
+        report["test"]["confusion_matrix"],
+        report["data"]["emotions"],
+        f"ensemble on {report['data']['test_usage']}",
+        folder / CONFUSION_PNG,
+    )
     plot_member_recall(report, folder / MEMBERS_PNG)

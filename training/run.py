@@ -76,8 +76,10 @@ def accelerator_description() -> str:
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        gpus = [tf.config.experimental.get_device_details(d).get("device_name", d.name)
-                for d in tf.config.list_physical_devices("GPU")]
+        gpus = [
+            tf.config.experimental.get_device_details(d).get("device_name", d.name)
+            for d in tf.config.list_physical_devices("GPU")
+        ]
     where = f"{len(gpus)}x {gpus[0]}" if gpus else "CPU"
     return f"Keras {backend} backend on {where}"
 
@@ -91,8 +93,9 @@ def train_test_split_of(dataset: Dataset, test_usage: str, seed: int):
     if test_mask.any():
         return np.flatnonzero(train_mask), np.flatnonzero(test_mask), test_usage
     train_idx = np.flatnonzero(train_mask)
-    fit_idx, test_idx = train_test_split(train_idx, test_size=0.1, random_state=seed,
-                                         stratify=dataset.labels[train_idx])
+    fit_idx, test_idx = train_test_split(
+        train_idx, test_size=0.1, random_state=seed, stratify=dataset.labels[train_idx]
+    )
     return np.sort(fit_idx), np.sort(test_idx), f"10% of {TRAIN_USAGE} held back (no {test_usage} rows)"
 
 
@@ -117,8 +120,12 @@ def start_model_lineage(folder: str | Path) -> dict:
 def model_lineage(card: ModelCard) -> dict:
     """A model's name, how it was trained (with its own start, if a fine-tune), its data and test accuracy."""
     keep = ("command", "created", "final_epochs", "started_from")
-    return {"name": card.name, **{k: card.training[k] for k in keep if k in card.training},
-            "data_sha256": card.data.get("sha256"), "test_accuracy": card.metrics.get("test_accuracy")}
+    return {
+        "name": card.name,
+        **{k: card.training[k] for k in keep if k in card.training},
+        "data_sha256": card.data.get("sha256"),
+        "test_accuracy": card.metrics.get("test_accuracy"),
+    }
 
 
 def teacher_targets(config: RunConfig, emotions: list[str], x_train: np.ndarray, progress: Progress):
@@ -157,20 +164,30 @@ def load_run_data(config: RunConfig, progress: Progress) -> RunData:
     x_train, y_train = dataset.images[train_idx], dataset.labels[train_idx]
     splits = cv_splits(y_train, config.folds, config.repeats, config.fit.seed)
     teachers, soft_train = teacher_targets(config, emotions, x_train, progress)
-    return RunData(dataset, TrainingData(x_train, y_train, emotions, splits, soft_train),
-                   dataset.images[test_idx], dataset.labels[test_idx], test_name, teachers)
+    return RunData(
+        dataset,
+        TrainingData(x_train, y_train, emotions, splits, soft_train),
+        dataset.images[test_idx],
+        dataset.labels[test_idx],
+        test_name,
+        teachers,
+    )
 
 
-def model_result(name: str, folds: list[FitOutcome], final: FitOutcome, test: dict, n_classes: int,
-                 progress: Progress) -> dict:
+def model_result(
+    name: str, folds: list[FitOutcome], final: FitOutcome, test: dict, n_classes: int, progress: Progress
+) -> dict:
     """A model's entry in the report, from its fold fits, its final fit and that fit's test scores."""
     cv = summarize_folds(folds)
     cv_text = f"CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, " if folds else ""
     progress.message(f"{name}: {cv_text}test accuracy {test['accuracy']:.4f}")
     params = logreg_parameters(n_classes) if name == BASELINE else trainable_parameters(final.model)
     return {
-        "name": name, "parameters": params, "multiply_adds": multiply_adds(final.model),
-        "cv": cv, "test": test,
+        "name": name,
+        "parameters": params,
+        "multiply_adds": multiply_adds(final.model),
+        "cv": cv,
+        "test": test,
         "final_epochs": final.epochs_run,
         "train_seconds": cv["train_seconds"] + final.seconds,
         "images_per_second": cv["images_per_second"] or final.images_per_second,
@@ -197,13 +214,20 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
                 if job.stage == "final":
                     proba = predict_proba(outcome.model, x_test, config.fit.flip_average)
                     tests[job.model] = test = classification_metrics(y_test, proba, emotions)
-                    progress.fit_done(job.model, "final", 0, 0, test_accuracy=test["accuracy"],
-                                      test_macro_f1=test["macro_f1"])
+                    progress.fit_done(
+                        job.model, "final", 0, 0, test_accuracy=test["accuracy"], test_macro_f1=test["macro_f1"]
+                    )
                 mine = [j for j in jobs if j.model == job.model]
                 if all(j in outcomes for j in mine):
                     folds = [outcomes[j] for j in mine if j.stage == "cv"]
-                    by_model[job.model] = model_result(job.model, folds, outcomes[FitJob(job.model, "final")],
-                                                       tests[job.model], len(emotions), progress)
+                    by_model[job.model] = model_result(
+                        job.model,
+                        folds,
+                        outcomes[FitJob(job.model, "final")],
+                        tests[job.model],
+                        len(emotions),
+                        progress,
+                    )
         results = [by_model[name] for name in config.models]
         finals = {name: outcomes[FitJob(name, "final")].model for name in config.models}
         histories = {name: outcomes[FitJob(name, "final")].history for name in config.models}
@@ -215,9 +239,13 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine_description(),
             "data": {
-                **dataset.file_record(), "emotions": emotions,
-                "train_size": int(len(y_train)), "test_size": int(len(y_test)), "test_usage": test_name,
-                "train_counts": train_counts, "train_imbalance": imbalance_ratio(train_counts),
+                **dataset.file_record(),
+                "emotions": emotions,
+                "train_size": int(len(y_train)),
+                "test_size": int(len(y_test)),
+                "test_usage": test_name,
+                "train_counts": train_counts,
+                "train_imbalance": imbalance_ratio(train_counts),
                 "skipped_rows": [asdict(b) for b in dataset.skipped],
             },
             "settings": {"folds": config.folds, "repeats": config.repeats, **asdict(config.fit)},
@@ -227,23 +255,43 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
         }
         report["wall_seconds"] = time.perf_counter() - start
         card = ModelCard(
-            name=config.out.name, labels=emotions, architecture=best["name"],
+            name=config.out.name,
+            labels=emotions,
+            architecture=best["name"],
             preprocessing=preprocessing_spec(),
-            metrics={"cv_accuracy_mean": best["cv"]["accuracy_mean"], "cv_accuracy_std": best["cv"]["accuracy_std"],
-                     "cv_macro_f1_mean": best["cv"]["macro_f1_mean"], "test_accuracy": best["test"]["accuracy"],
-                     "test_macro_f1": best["test"]["macro_f1"], "test_per_class_recall": best["test"]["per_class_recall"],
-                     "test_split": test_name, "folds": config.folds, "repeats": config.repeats},
+            metrics={
+                "cv_accuracy_mean": best["cv"]["accuracy_mean"],
+                "cv_accuracy_std": best["cv"]["accuracy_std"],
+                "cv_macro_f1_mean": best["cv"]["macro_f1_mean"],
+                "test_accuracy": best["test"]["accuracy"],
+                "test_macro_f1": best["test"]["macro_f1"],
+                "test_per_class_recall": best["test"]["per_class_recall"],
+                "test_split": test_name,
+                "folds": config.folds,
+                "repeats": config.repeats,
+            },
             data={k: report["data"][k] for k in ("source_name", "sha256", "train_size", "test_size", "train_counts")},
-            training={"command": config.command, "created": report["created"], "machine": report["machine"],
-                      "max_epochs": config.fit.epochs, "final_epochs": best["final_epochs"],
-                      "flip_average": config.fit.flip_average, "seed": config.fit.seed,
-                      "parameters": best["parameters"], "multiply_adds": best["multiply_adds"],
-                      "wall_seconds": report["wall_seconds"]},
+            training={
+                "command": config.command,
+                "created": report["created"],
+                "machine": report["machine"],
+                "max_epochs": config.fit.epochs,
+                "final_epochs": best["final_epochs"],
+                "flip_average": config.fit.flip_average,
+                "seed": config.fit.seed,
+                "parameters": best["parameters"],
+                "multiply_adds": best["multiply_adds"],
+                "wall_seconds": report["wall_seconds"],
+            },
         )
         if teachers:
-            distill = {"teachers": teachers, "temperature": config.fit.temperature,
-                       "weight": config.fit.distill_weight, "targets": "mirror-averaged, once per face",
-                       "students": [m for m in config.models if m != BASELINE]}
+            distill = {
+                "teachers": teachers,
+                "temperature": config.fit.temperature,
+                "weight": config.fit.distill_weight,
+                "targets": "mirror-averaged, once per face",
+                "students": [m for m in config.models if m != BASELINE],
+            }
             card.training["distillation"] = report["distillation"] = distill
         if config.fit.init_from:
             card.training["started_from"] = report["started_from"] = start_model_lineage(config.fit.init_from)

@@ -46,8 +46,13 @@ def _choice(options) -> Callable[[str], str]:
 def value_parsers() -> dict:
     from training.models import ZOO
 
-    return {"model": _choice(ZOO), "seed": int_at_least(0), "learning_rate": positive_float,
-            "augment": _choice(tuple(AUGMENTATION)), "temperature": float_in(1.0, 20.0)}
+    return {
+        "model": _choice(ZOO),
+        "seed": int_at_least(0),
+        "learning_rate": positive_float,
+        "augment": _choice(tuple(AUGMENTATION)),
+        "temperature": float_in(1.0, 20.0),
+    }
 
 
 def parse_sweep(specs: list[str], models: list[str], distilling: bool) -> dict[str, list]:
@@ -89,10 +94,18 @@ def results_table(configurations: list[tuple], outcomes: dict) -> list[dict]:
     for overrides in configurations:
         folds = sorted((o for job, o in outcomes.items() if job.overrides == overrides), key=lambda o: o.job.fold)
         cv = summarize_folds(folds)
-        rows.append({"configuration": describe_overrides(overrides), **dict(overrides),
-                     "accuracy_mean": cv["accuracy_mean"], "accuracy_std": cv["accuracy_std"],
-                     "macro_f1_mean": cv["macro_f1_mean"], "fold_accuracy": cv["fold_accuracy"],
-                     "epochs_mean": float(np.mean(cv["fold_epochs"])), "fit_seconds": cv["train_seconds"]})
+        rows.append(
+            {
+                "configuration": describe_overrides(overrides),
+                **dict(overrides),
+                "accuracy_mean": cv["accuracy_mean"],
+                "accuracy_std": cv["accuracy_std"],
+                "macro_f1_mean": cv["macro_f1_mean"],
+                "fold_accuracy": cv["fold_accuracy"],
+                "epochs_mean": float(np.mean(cv["fold_epochs"])),
+                "fit_seconds": cv["train_seconds"],
+            }
+        )
     rows.sort(key=lambda r: -r["accuracy_mean"])
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
@@ -100,31 +113,47 @@ def results_table(configurations: list[tuple], outcomes: dict) -> list[dict]:
 
 
 def write_table_csv(rows: list[dict], names: list[str], path: Path) -> None:
-    columns = ["rank", *names, "accuracy_mean", "accuracy_std", "macro_f1_mean", "epochs_mean", "fit_seconds",
-               "fold_accuracy"]
+    columns = [
+        "rank",
+        *names,
+        "accuracy_mean",
+        "accuracy_std",
+        "macro_f1_mean",
+        "epochs_mean",
+        "fit_seconds",
+        "fold_accuracy",
+    ]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([" ".join(f"{a:.4f}" for a in row[c]) if c == "fold_accuracy" else row[c]
-                             for c in columns])
+            writer.writerow([" ".join(f"{a:.4f}" for a in row[c]) if c == "fold_accuracy" else row[c] for c in columns])
 
 
 def sweep_markdown(summary: dict) -> str:
     names = summary["search"]["names"]
-    lines = [f"# Sweep: {len(summary['rows'])} configurations x {summary['settings']['folds']} folds"
-             f" ({summary['search']['kind']} search)", "",
-             f"Command: `{summary['command']}`  ", f"Data: {summary['data']['source_name']} "
-             f"({summary['data']['train_size']} training faces, emotions {', '.join(summary['data']['emotions'])})  ",
-             f"Engine: {summary['engine']['name']}; machine: {summary['machine']}  ",
-             f"Wall time: {summary['wall_seconds']:.0f} s", "",
-             "Ranked by mean cross-validation accuracy (the test faces are not used).", "",
-             "| rank | " + " | ".join(names) + " | CV accuracy | macro-F1 | epochs | fit time |",
-             "|---:|" + "---|" * len(names) + "---:|---:|---:|---:|"]
+    lines = [
+        f"# Sweep: {len(summary['rows'])} configurations x {summary['settings']['folds']} folds"
+        f" ({summary['search']['kind']} search)",
+        "",
+        f"Command: `{summary['command']}`  ",
+        f"Data: {summary['data']['source_name']} "
+        f"({summary['data']['train_size']} training faces, emotions {', '.join(summary['data']['emotions'])})  ",
+        f"Engine: {summary['engine']['name']}; machine: {summary['machine']}  ",
+        f"Wall time: {summary['wall_seconds']:.0f} s",
+        "",
+        "Ranked by mean cross-validation accuracy (the test faces are not used).",
+        "",
+        "| rank | " + " | ".join(names) + " | CV accuracy | macro-F1 | epochs | fit time |",
+        "|---:|" + "---|" * len(names) + "---:|---:|---:|---:|",
+    ]
     for row in summary["rows"]:
-        lines.append(f"| {row['rank']} | " + " | ".join(str(row[n]) for n in names)
-                     + f" | {row['accuracy_mean']:.1%} ± {row['accuracy_std']:.1%} | {row['macro_f1_mean']:.3f}"
-                     f" | {row['epochs_mean']:.1f} | {row['fit_seconds']:.0f} s |")
+        lines.append(
+            f"| {row['rank']} | "
+            + " | ".join(str(row[n]) for n in names)
+            + f" | {row['accuracy_mean']:.1%} ± {row['accuracy_std']:.1%} | {row['macro_f1_mean']:.3f}"
+            f" | {row['epochs_mean']:.1f} | {row['fit_seconds']:.0f} s |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -134,8 +163,13 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.4 * len(rows)))
     ordered = rows[::-1]  # best at the top
-    ax.barh(range(len(rows)), [r["accuracy_mean"] for r in ordered], xerr=[r["accuracy_std"] for r in ordered],
-            color="#4c72b0", capsize=3)
+    ax.barh(
+        range(len(rows)),
+        [r["accuracy_mean"] for r in ordered],
+        xerr=[r["accuracy_std"] for r in ordered],
+        color="#4c72b0",
+        capsize=3,
+    )
     for i, row in enumerate(ordered):
         ax.plot(row["fold_accuracy"], [i] * len(row["fold_accuracy"]), "k.", markersize=4)
     ax.set_yticks(range(len(rows)), [r["configuration"] for r in ordered], fontsize=8)
@@ -148,16 +182,18 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def run_sweep(config: RunConfig, space: dict[str, list], search: str, samples: int | None,
-              progress: Progress) -> dict:
+def run_sweep(config: RunConfig, space: dict[str, list], search: str, samples: int | None, progress: Progress) -> dict:
     start = time.perf_counter()
     if config.folds < 2:
         raise ValueError("a sweep ranks configurations by cross-validation: --folds must be at least 2")
     check_output(config.out, config.overwrite)
     configurations = plan_configurations(space, search, samples, config.fit.seed)
     data = load_run_data(config, progress)
-    jobs = [job for overrides in configurations
-            for job in plan_fits([dict(overrides)["model"]], len(data.train.splits), overrides, final=False)]
+    jobs = [
+        job
+        for overrides in configurations
+        for job in plan_fits([dict(overrides)["model"]], len(data.train.splits), overrides, final=False)
+    ]
     progress.message(f"sweep: {len(configurations)} configurations x {len(data.train.splits)} folds = {len(jobs)} fits")
     with staged_folder(config.out, config.overwrite) as staging:
         outcomes = {o.job: o for o in config.engine.run(jobs, data.train, config.fit, progress)}
@@ -166,8 +202,11 @@ def run_sweep(config: RunConfig, space: dict[str, list], search: str, samples: i
             "command": config.command,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine_description(),
-            "data": {**data.dataset.file_record(), "emotions": data.train.emotions,
-                     "train_size": int(len(data.train.labels))},
+            "data": {
+                **data.dataset.file_record(),
+                "emotions": data.train.emotions,
+                "train_size": int(len(data.train.labels)),
+            },
             "settings": {"folds": config.folds, "repeats": config.repeats, **asdict(config.fit)},
             "search": {"kind": search, "samples": samples, "space": space, "names": list(space)},
             "engine": {**config.engine.describe(), "fits": [outcomes[j].summary() for j in jobs]},

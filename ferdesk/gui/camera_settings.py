@@ -9,8 +9,7 @@ from __future__ import annotations
 from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
 
-RESOLUTIONS = {"Camera default": None, "640 x 480": (640, 480), "1280 x 720": (1280, 720),
-               "1920 x 1080": (1920, 1080)}
+RESOLUTIONS = {"Camera default": None, "640 x 480": (640, 480), "1280 x 720": (1280, 720), "1920 x 1080": (1920, 1080)}
 FRAME_RATES = {"Camera default": None, "15 frames/s": 15, "30 frames/s": 30, "60 frames/s": 60}
 
 
@@ -48,9 +47,11 @@ class CameraSettingsDialog(QDialog):
         form.addRow("Camera", self.device)
         form.addRow("Resolution", self.resolution)
         form.addRow("Frame rate", self.frame_rate)
-        self.note = note = QLabel("A camera that cannot give what is asked picks the nearest it can; the status bar shows the "
-                      "frames per second it really delivers. Higher resolutions cost more CPU for the face "
-                      "detector's scan of small faces.")
+        self.note = note = QLabel(
+            "A camera that cannot give what is asked picks the nearest it can; the status bar shows the "
+            "frames per second it really delivers. Higher resolutions cost more CPU for the face "
+            "detector's scan of small faces."
+        )
         note.setWordWrap(True)
         if not cameras:
             note.setText("No camera found. Plug one in: the choices below are kept for when it is.")

@@ -14,8 +14,16 @@ import numpy as np
 from PyQt5.QtCore import QSettings, Qt, QTimer, QUrl
 from PyQt5.QtGui import QDesktopServices
 from PyQt5.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-    QSplitter, QVBoxLayout, QWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ferdesk import __version__
@@ -52,7 +60,6 @@ LOG_JSON = "Face log, every frame (*.json)"
 log = logging.getLogger(__name__)
 
 
-
 def start_source(requested: str | None, saved: str, cameras: list[int]) -> tuple[str, str]:
     """The source to start with, and why it is only a fallback ('' when it is the one asked for or saved).
 
@@ -82,8 +89,11 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.setWindowTitle("ferdesk — facial expression recognition")
         self.resize(1180, 720)
         self.view = ViewOptions(
-            show_boxes=self._bool("view/boxes", True), show_labels=self._bool("view/labels", True),
-            show_bars=self._bool("view/bars", True), mirror=self._bool("view/mirror", False))
+            show_boxes=self._bool("view/boxes", True),
+            show_labels=self._bool("view/labels", True),
+            show_bars=self._bool("view/bars", True),
+            mirror=self._bool("view/mirror", False),
+        )
         smoothing = str(self.settings.value("view/smoothing", "Medium"))
         self.smoothing_name = smoothing if smoothing in SMOOTHING else "Medium"
         detector = str(self.settings.value("view/detector", "auto"))
@@ -223,8 +233,14 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
             self.restoreGeometry(geometry)
 
         self.model_dir: Path | None = None
-        self.worker = PipelineWorker(self._model_candidates(model), self.view, SMOOTHING[self.smoothing_name],
-                                     self.detector_mode, self.max_fps, self.analyse_every)
+        self.worker = PipelineWorker(
+            self._model_candidates(model),
+            self.view,
+            SMOOTHING[self.smoothing_name],
+            self.detector_mode,
+            self.max_fps,
+            self.analyse_every,
+        )
         self.cpu_meter = CpuMeter()
         self.cpu_percent: float | None = None  # of all cores, over the last LOAD_POLL_MS
         self.load_timer = QTimer(self, interval=LOAD_POLL_MS)
@@ -275,7 +291,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         elif self.alerts.get(key) != text:
             before = self.alerts.get(key, "")
             self.alerts[key] = text
-            added = text[len(before):].strip() if before and text.startswith(before) else text
+            added = text[len(before) :].strip() if before and text.startswith(before) else text
             log.warning("%s", added)
         if key == "source":
             try:
@@ -332,8 +348,11 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         saved = str(self.settings.value("source", "") or "")
         spec, fallback = start_source(self.requested_source, saved, list_cameras())
         if fallback == NO_CAMERA:
-            self._set_alert("source", "No camera found: showing the built-in demo faces. Plug in a camera and "
-                            "choose it from the Source menu.")
+            self._set_alert(
+                "source",
+                "No camera found: showing the built-in demo faces. Plug in a camera and "
+                "choose it from the Source menu.",
+            )
         self.set_source(spec, fallback=fallback)
 
     # ---------------------------------------------------------------- sources
@@ -344,9 +363,15 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         of a folder to show first.
         """
         try:  # each image stays on screen until the user moves on (or a slideshow)
-            source = open_source(spec, camera_options=camera_options(self.settings),
-                                 loop=self.playback.loop.isChecked(), hold=True, interval=self.playback.interval,
-                                 sequence=self.sequence_action.isChecked(), start=start)
+            source = open_source(
+                spec,
+                camera_options=camera_options(self.settings),
+                loop=self.playback.loop.isChecked(),
+                hold=True,
+                interval=self.playback.interval,
+                sequence=self.sequence_action.isChecked(),
+                start=start,
+            )
         except (SourceError, OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot open source", str(exc))
             return False
@@ -436,8 +461,9 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
                 self.settings.remove("source")  # next time, start as if none was chosen (a camera if present)
             self.set_source("demo", fallback=f"{what} could not be opened")
         elif not self.source_spec:
-            self._set_alert("source", f"Cannot show the demo faces: {error}. Open a video, image or folder "
-                            "from the File menu.")
+            self._set_alert(
+                "source", f"Cannot show the demo faces: {error}. Open a video, image or folder from the File menu."
+            )
             self.video.show_message("No source: use File > Open…")
         elif spec == self.source_spec:
             self._set_alert("source", f"Cannot reopen {what}: {error}. Choose another source from the Source menu.")
@@ -449,8 +475,11 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         cameras = list_cameras()
         if cameras and self.source_fallback == NO_CAMERA:
             self.camera_poll.stop()
-            self._set_alert("source", f"Camera {cameras[0]} is connected now (the demo faces are still shown).",
-                            action=(f"Use camera {cameras[0]}", lambda: self.set_source(str(cameras[0]))))
+            self._set_alert(
+                "source",
+                f"Camera {cameras[0]} is connected now (the demo faces are still shown).",
+                action=(f"Use camera {cameras[0]}", lambda: self.set_source(str(cameras[0]))),
+            )
 
     def _on_source_state(self, state: str, error: str) -> None:
         if state == GrabberState.RETRYING:
@@ -486,9 +515,20 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
     def _on_init_failed(self, error: str) -> None:
         self.model_started = True
         failures = self.alerts.get("model")  # each candidate's own reason is said already
-        self._set_alert("model", " ".join(filter(None, [failures, "No model could be loaded"
-                                                         + ("" if failures else f" ({error})")
-                                                         + ": choose one from the Model menu."])))
+        self._set_alert(
+            "model",
+            " ".join(
+                filter(
+                    None,
+                    [
+                        failures,
+                        "No model could be loaded"
+                        + ("" if failures else f" ({error})")
+                        + ": choose one from the Model menu.",
+                    ],
+                )
+            ),
+        )
         self.video.show_message(f"No usable model: {error}\nUse the Model menu to load a model folder or retrain.")
         self._update_status()
 
@@ -523,8 +563,9 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
 
     def open_retrain(self) -> None:
         if self.retrain_dialog is None:
-            self.retrain_dialog = RetrainDialog(self, data_path=str(self.settings.value("retrain/data", "")),
-                                                settings=self.settings)
+            self.retrain_dialog = RetrainDialog(
+                self, data_path=str(self.settings.value("retrain/data", "")), settings=self.settings
+            )
             self.retrain_dialog.model_ready.connect(self.set_model)
             self.retrain_dialog.progress_changed.connect(self._show_training)
             self.retrain_dialog.running_changed.connect(self._training_running)
@@ -558,8 +599,11 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.own_faces.add_face(result.frame, face, emotion, CORRECTION, result.timestamp)
         if self.personalise_dialog is not None:
             self.personalise_dialog.refresh()
-        self.statusBar().showMessage(f"Face #{face.track_id} added as {emotion} to your samples "
-                                     f"({len(self.own_faces)}): Model > Teach it my face…", 8000)
+        self.statusBar().showMessage(
+            f"Face #{face.track_id} added as {emotion} to your samples "
+            f"({len(self.own_faces)}): Model > Teach it my face…",
+            8000,
+        )
 
     def _show_training(self, text: str, fraction: float) -> None:
         running = self.retrain_dialog is not None and self.retrain_dialog.running()
@@ -618,8 +662,9 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
             self.probabilities.set_values(result.labels, None, "No face in view")
         else:
             top, confidence = face.top(result.labels)
-            self.probabilities.set_values(result.labels, face.probabilities,
-                                          f"Face #{face.track_id}: {top} ({confidence:.0%})")
+            self.probabilities.set_values(
+                result.labels, face.probabilities, f"Face #{face.track_id}: {top} ({confidence:.0%})"
+            )
             if face.track_id != self.history_track:
                 self.history.clear(result.labels)
                 self.history_track = face.track_id
@@ -632,16 +677,18 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         source = self.source_name + (f" ({self.source_fallback})" if self.source_fallback else "")
         if self.last_place.file is not None and self.last_place.count > 1:
             source += f": {self.last_place.file.name} ({self.last_place.index + 1} of {self.last_place.count})"
-        parts = [f"Source: {source}",
-                 f"Model: {self.card.name if self.card else '—'}"]
+        parts = [f"Source: {source}", f"Model: {self.card.name if self.card else '—'}"]
         if self.pause_action.isChecked():
             parts.append("Paused")
         if result is not None:
             worker = self.worker
             shown = f" ({worker.shown_fps:.1f} shown)" if worker.analyse_every > 1 else ""
-            parts += [f"Faces: {len(result.faces)}", f"{worker.fps:.1f} FPS analysed{shown}",
-                      f"{result.total_ms:.1f} ms/frame",
-                      f"Dropped {worker.frames_dropped} of {worker.frames_from_source} frames"]
+            parts += [
+                f"Faces: {len(result.faces)}",
+                f"{worker.fps:.1f} FPS analysed{shown}",
+                f"{result.total_ms:.1f} ms/frame",
+                f"Dropped {worker.frames_dropped} of {worker.frames_from_source} frames",
+            ]
         if self.cpu_percent is not None:
             parts.append(f"CPU {self.cpu_percent:.0f}% of {self.cpu_meter.cores} cores")
         self.status_label.setText("   |   ".join(parts))
@@ -706,10 +753,12 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
                 return "not installed"
 
         model = self.card.summary if self.card else "none"
-        return (f"ferdesk {__version__}: real-time facial expression recognition.\n\n"
-                f"Model in use: {model}\n\nPyQt5 {version('PyQt5')}, OpenCV {cv2.__version__}, "
-                f"MediaPipe {version('mediapipe')}, LiteRT {version('ai-edge-litert')}, NumPy {np.__version__}.\n"
-                "Face detector: MediaPipe BlazeFace (Apache-2.0).")
+        return (
+            f"ferdesk {__version__}: real-time facial expression recognition.\n\n"
+            f"Model in use: {model}\n\nPyQt5 {version('PyQt5')}, OpenCV {cv2.__version__}, "
+            f"MediaPipe {version('mediapipe')}, LiteRT {version('ai-edge-litert')}, NumPy {np.__version__}.\n"
+            "Face detector: MediaPipe BlazeFace (Apache-2.0)."
+        )
 
     def show_user_guide(self) -> None:
         if self.guide_dialog is None:
@@ -725,17 +774,26 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         """Ask first when quitting would stop a training run or lose session data not yet saved."""
         if self.retrain_dialog is not None and self.retrain_dialog.running():
             answer = QMessageBox.question(
-                self, "Quit ferdesk", "A training run is still going. Quitting cancels it and keeps nothing of it. "
-                "Quit anyway?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+                self,
+                "Quit ferdesk",
+                "A training run is still going. Quitting cancels it and keeps nothing of it. Quit anyway?",
+                QMessageBox.Yes | QMessageBox.No,
+                QMessageBox.No,
+            )
             if answer != QMessageBox.Yes:
                 return False
         lost = self.unsaved_work()
         if not lost:
             return True
         answer = QMessageBox.question(
-            self, "Quit ferdesk", "This session has not been saved:\n• " + "\n• ".join(lost)
+            self,
+            "Quit ferdesk",
+            "This session has not been saved:\n• "
+            + "\n• ".join(lost)
             + "\n\nSave before quitting? Discard quits without saving; Cancel keeps ferdesk open.",
-            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
+            QMessageBox.Save,
+        )
         if answer == QMessageBox.Save:
             return self.save_unsaved_work()
         return answer == QMessageBox.Discard
@@ -759,12 +817,19 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
     def save_unsaved_work(self) -> bool:
         """Ask where to save each unsaved thing; False when one is not saved (a dialog cancelled, a write failed)."""
         if self._unexported_faces():
-            path, chosen = QFileDialog.getSaveFileName(self, "Save this session", "ferdesk-session.json",
-                                                       ";;".join((SUMMARY_JSON, SUMMARY_CSV, LOG_CSV, LOG_JSON)))
+            path, chosen = QFileDialog.getSaveFileName(
+                self,
+                "Save this session",
+                "ferdesk-session.json",
+                ";;".join((SUMMARY_JSON, SUMMARY_CSV, LOG_CSV, LOG_JSON)),
+            )
             if not path:
                 return False
-            saved = (self.write_log(Path(path)) if chosen in (LOG_CSV, LOG_JSON)
-                     else save_summary(self, self.summary, Path(path)))
+            saved = (
+                self.write_log(Path(path))
+                if chosen in (LOG_CSV, LOG_JSON)
+                else save_summary(self, self.summary, Path(path))
+            )
             if not saved:
                 return False
         if self.own_faces.changed and len(self.own_faces):

@@ -10,15 +10,20 @@ from ferdesk.defaults import ANALYSE_EVERY_CHOICES, FRAME_RATE_CAPS
 
 SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
 # View > Face detection: the menu's words for ferdesk.detect.DETECTOR_MODES.
-FACE_DETECTION = {"auto": "&Automatic: near, far and small faces", "short": "&Near the camera only (fastest)",
-                  "full": "Whole frame, &full-range model", "tiled": "&Scan every frame (slowest)"}
+FACE_DETECTION = {
+    "auto": "&Automatic: near, far and small faces",
+    "short": "&Near the camera only (fastest)",
+    "full": "Whole frame, &full-range model",
+    "tiled": "&Scan every frame (slowest)",
+}
 
 
 class MenusMixin:
     """Builds MainWindow's menu bar; the source and model menus are refilled by the window as things change."""
 
-    def _action(self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False,
-                checked: bool = False) -> QAction:
+    def _action(
+        self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False, checked: bool = False
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(shortcut)
@@ -38,10 +43,10 @@ class MenusMixin:
         self.open_folder_action = self._action(file_menu, "Open image &folder…", self.open_folder, "Ctrl+Shift+O")
         file_menu.addSeparator()
         self.snapshot_action = self._action(file_menu, "Save &snapshot", self.save_snapshot, "Ctrl+S")
-        self.snapshot_as_action = self._action(file_menu, "Save snapshot &as…", self.save_snapshot_as,
-                                               "Ctrl+Shift+S")
-        self.record_action = self._action(file_menu, "&Record annotated video", self.toggle_recording, "Ctrl+R",
-                                          checkable=True)
+        self.snapshot_as_action = self._action(file_menu, "Save snapshot &as…", self.save_snapshot_as, "Ctrl+Shift+S")
+        self.record_action = self._action(
+            file_menu, "&Record annotated video", self.toggle_recording, "Ctrl+R", checkable=True
+        )
         self.export_action = self._action(file_menu, "&Export face log (CSV/JSON)…", self.export_log, "Ctrl+E")
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.quit_asking, "Ctrl+Q")
@@ -60,8 +65,7 @@ class MenusMixin:
         self.previous_image_action = QAction("Pre&vious image or frame", self)
         self.previous_image_action.setShortcut("Left")
         self.previous_image_action.triggered.connect(lambda: self.step_image(-1))
-        self.sequence_action = QAction("Image folder is a &sequence (follow faces across images)", self,
-                                       checkable=True)
+        self.sequence_action = QAction("Image folder is a &sequence (follow faces across images)", self, checkable=True)
         self.sequence_action.setChecked(self._bool("images/sequence", False))
         self.sequence_action.toggled.connect(self._set_sequence)
         self.reconnect_action = QAction("&Reconnect", self)
@@ -86,14 +90,19 @@ class MenusMixin:
 
         view_menu = bar.addMenu("&View")
         self.view_actions = {
-            "boxes": self._action(view_menu, "&Boxes", lambda on: self._set_view("boxes", on), "B", True,
-                                  self.view.show_boxes),
-            "labels": self._action(view_menu, "&Labels", lambda on: self._set_view("labels", on), "L", True,
-                                   self.view.show_labels),
-            "bars": self._action(view_menu, "Probability &bars", lambda on: self._set_view("bars", on), "P", True,
-                                 self.view.show_bars),
-            "mirror": self._action(view_menu, "&Mirror image", lambda on: self._set_view("mirror", on), "M", True,
-                                   self.view.mirror)}
+            "boxes": self._action(
+                view_menu, "&Boxes", lambda on: self._set_view("boxes", on), "B", True, self.view.show_boxes
+            ),
+            "labels": self._action(
+                view_menu, "&Labels", lambda on: self._set_view("labels", on), "L", True, self.view.show_labels
+            ),
+            "bars": self._action(
+                view_menu, "Probability &bars", lambda on: self._set_view("bars", on), "P", True, self.view.show_bars
+            ),
+            "mirror": self._action(
+                view_menu, "&Mirror image", lambda on: self._set_view("mirror", on), "M", True, self.view.mirror
+            ),
+        }
         smoothing_menu = view_menu.addMenu("&Smoothing")
         group = QActionGroup(self)
         self.smoothing_actions = {}
@@ -136,8 +145,9 @@ class MenusMixin:
             every_menu.addAction(action)
             self.analyse_every_actions[n] = action
         view_menu.addSeparator()
-        self.summary_action = self._action(view_menu, "Session &summary and timeline…", self.show_summary,
-                                           "Ctrl+Shift+T")
+        self.summary_action = self._action(
+            view_menu, "Session &summary and timeline…", self.show_summary, "Ctrl+Shift+T"
+        )
         self._action(view_menu, "&Full screen", self.toggle_full_screen, "F11", True, False)
 
         help_menu = bar.addMenu("&Help")
@@ -151,10 +161,15 @@ class MenusMixin:
             for action in menu.actions():
                 if action.shortcut().toString():
                     rows.append(f"{action.shortcut().toString():<14} {action.text().replace('&', '')}")
-        for action in (self.demo_action, self.pause_action, self.reconnect_action, self.load_model_action,
-                       self.card_action, self.retrain_action):
+        for action in (
+            self.demo_action,
+            self.pause_action,
+            self.reconnect_action,
+            self.load_model_action,
+            self.card_action,
+            self.retrain_action,
+        ):
             line = f"{action.shortcut().toString():<14} {action.text().replace('&', '')}"
             if line not in rows:
                 rows.append(line)
         return "\n".join(sorted(set(rows)))
-

@@ -10,20 +10,45 @@ from PyQt5.QtWidgets import QDialog, QDialogButtonBox, QLabel, QScrollArea, QTab
 
 from ferdesk.model_card import CARD_FILE, ModelCard
 
-PLOTS = ("confusion_matrix.png", "fold_accuracy.png", "learning_curves.png", "member_recall.png")  # member_recall: ensembles
+PLOTS = (
+    "confusion_matrix.png",
+    "fold_accuracy.png",
+    "learning_curves.png",
+    "member_recall.png",
+)  # member_recall: ensembles
 # The card's keys in words; keys not named here are shown with their own name.
 WORDS = {
-    "test_accuracy": "Accuracy on the test faces", "test_macro_f1": "Macro F1 on the test faces",
-    "cv_accuracy_mean": "Cross-validation accuracy", "cv_macro_f1_mean": "Cross-validation macro F1",
-    "test_split": "Test faces", "folds": "Cross-validation folds", "repeats": "Cross-validation repeats",
-    "test_accuracy_tflite": "Accuracy of the app's (TFLite) model", "test_macro_f1_tflite": "Macro F1 of the app's model",
-    "source_name": "Dataset", "sha256": "Dataset checksum (SHA-256)", "train_size": "Training faces",
-    "test_size": "Test faces", "command": "Command", "created": "Trained on", "machine": "Machine",
-    "max_epochs": "Most epochs allowed", "final_epochs": "Epochs of the final fit", "seed": "Random seed",
-    "parameters": "Parameters", "multiply_adds": "Multiply-adds per face", "wall_seconds": "Training time",
-    "tflite": "App model format", "flip_average": "Averages each face with its mirror image",
-    "members": "Networks averaged (ensemble)", "started_from": "Fine-tuned from", "distillation": "Learned from teachers",
-    "data_sha256": "Dataset checksum", "scored_on": "Scored on", "name": "Name", "architecture": "Network",
+    "test_accuracy": "Accuracy on the test faces",
+    "test_macro_f1": "Macro F1 on the test faces",
+    "cv_accuracy_mean": "Cross-validation accuracy",
+    "cv_macro_f1_mean": "Cross-validation macro F1",
+    "test_split": "Test faces",
+    "folds": "Cross-validation folds",
+    "repeats": "Cross-validation repeats",
+    "test_accuracy_tflite": "Accuracy of the app's (TFLite) model",
+    "test_macro_f1_tflite": "Macro F1 of the app's model",
+    "source_name": "Dataset",
+    "sha256": "Dataset checksum (SHA-256)",
+    "train_size": "Training faces",
+    "test_size": "Test faces",
+    "command": "Command",
+    "created": "Trained on",
+    "machine": "Machine",
+    "max_epochs": "Most epochs allowed",
+    "final_epochs": "Epochs of the final fit",
+    "seed": "Random seed",
+    "parameters": "Parameters",
+    "multiply_adds": "Multiply-adds per face",
+    "wall_seconds": "Training time",
+    "tflite": "App model format",
+    "flip_average": "Averages each face with its mirror image",
+    "members": "Networks averaged (ensemble)",
+    "started_from": "Fine-tuned from",
+    "distillation": "Learned from teachers",
+    "data_sha256": "Dataset checksum",
+    "scored_on": "Scored on",
+    "name": "Name",
+    "architecture": "Network",
 }
 
 
@@ -58,11 +83,16 @@ def card_html(card: dict) -> str:
     rows = [("Emotions", ", ".join(card.get("labels", []))), ("Network", card.get("architecture", "?"))]
     if "test_accuracy" in metrics:
         chance = 1 / max(1, len(card.get("labels", [])))
-        rows.append(("Accuracy on the test faces",
-                     f"{metrics['test_accuracy']:.1%} (guessing would give {chance:.0%})"))
+        rows.append(
+            ("Accuracy on the test faces", f"{metrics['test_accuracy']:.1%} (guessing would give {chance:.0%})")
+        )
     if metrics.get("cv_accuracy_mean") is not None:
-        rows.append(("Cross-validation accuracy", f"{metrics['cv_accuracy_mean']:.1%} ± "
-                                                  f"{metrics.get('cv_accuracy_std') or 0:.1%}"))
+        rows.append(
+            (
+                "Cross-validation accuracy",
+                f"{metrics['cv_accuracy_mean']:.1%} ± {metrics.get('cv_accuracy_std') or 0:.1%}",
+            )
+        )
     recall = metrics.get("test_per_class_recall")
     parts = [f"<h2>{escape(str(card.get('name', 'Model')))}</h2>", "<table cellpadding='3'>"]
     parts += [f"<tr><td><b>{escape(k)}</b></td><td>{escape(v)}</td></tr>" for k, v in rows]

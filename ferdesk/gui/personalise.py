@@ -19,16 +19,39 @@ import numpy as np
 from PyQt5.QtCore import QProcess, QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QFont, QIcon, QImage, QPixmap
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QListView,
-    QListWidget, QListWidgetItem, QMenu, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
-    QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ferdesk import paths
 from ferdesk import personalise as own
 from ferdesk.gui.retrain import FINE_TUNE_LEARNING_RATE
-from ferdesk.gui.trainer_process import end_trainer, start_trainer, stop_trainer, trainer_lines, trainer_log, \
-    trainer_process
+from ferdesk.gui.trainer_process import (
+    end_trainer,
+    start_trainer,
+    stop_trainer,
+    trainer_lines,
+    trainer_log,
+    trainer_process,
+)
 from ferdesk.gui.views import clock
 from ferdesk.labels import EMOTIONS
 from ferdesk.model_card import ModelCard
@@ -73,8 +96,13 @@ class PersonaliseDialog(QDialog):
 
     model_ready = pyqtSignal(str)  # folder of the fine-tuned model, once saved, when the user chooses to use it
 
-    def __init__(self, samples: own.SampleSet, current_model: Callable[[], ModelCard | None], parent=None,
-                 output_root: Path | None = None):
+    def __init__(
+        self,
+        samples: own.SampleSet,
+        current_model: Callable[[], ModelCard | None],
+        parent=None,
+        output_root: Path | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Teach ferdesk your face")
         self.resize(720, 620)
@@ -119,11 +147,13 @@ class PersonaliseDialog(QDialog):
     # ---------------------------------------------------------------- pages
     def _setup_page(self) -> QWidget:
         self.setup_page = page = QWidget()
-        intro = QLabel("ferdesk asks you to show each emotion in turn, counts down, then takes pictures of your "
-                       "face for a few seconds (the face the side panel follows; else the largest in view). You "
-                       "review them, and ferdesk fine-tunes the model in use on them and says how well it reads "
-                       "your face before and after.\n\nThe pictures stay in memory: nothing is written to disk "
-                       "unless you save them or the new model.")
+        intro = QLabel(
+            "ferdesk asks you to show each emotion in turn, counts down, then takes pictures of your "
+            "face for a few seconds (the face the side panel follows; else the largest in view). You "
+            "review them, and ferdesk fine-tunes the model in use on them and says how well it reads "
+            "your face before and after.\n\nThe pictures stay in memory: nothing is written to disk "
+            "unless you save them or the new model."
+        )
         intro.setWordWrap(True)
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
@@ -277,12 +307,16 @@ class PersonaliseDialog(QDialog):
             return "No model is loaded: load one from the Model menu first."
         start = own.fine_tunable(card)
         if start is None:
-            return (f"The model in use, {card.name}, cannot be fine-tuned (it is not one of ferdesk's neural "
-                    "networks, and has none inside it): you can still collect and save your faces.")
+            return (
+                f"The model in use, {card.name}, cannot be fine-tuned (it is not one of ferdesk's neural "
+                "networks, and has none inside it): you can still collect and save your faces."
+            )
         if start.folder == card.folder:
             return f"Fine-tunes the model in use, {card.name}."
-        return (f"The model in use, {card.name}, is a combination of networks: the fine-tune adapts one of them, "
-                f"{start.name}, which becomes a model of its own.")
+        return (
+            f"The model in use, {card.name}, is a combination of networks: the fine-tune adapts one of them, "
+            f"{start.name}, which becomes a model of its own."
+        )
 
     # ---------------------------------------------------------------- capture
     def start_capture(self) -> None:
@@ -369,15 +403,19 @@ class PersonaliseDialog(QDialog):
             for sample in self.samples.of(emotion):
                 item = QListWidgetItem(QIcon(face_pixmap(sample.face, THUMB)), "")
                 item.setData(Qt.UserRole, sample)
-                item.setToolTip("From a right-click correction; click to discard" if sample.origin == own.CORRECTION
-                                else "Click to discard")
+                item.setToolTip(
+                    "From a right-click correction; click to discard"
+                    if sample.origin == own.CORRECTION
+                    else "Click to discard"
+                )
                 view.addItem(item)
             view.itemClicked.connect(self._discard)
             self.groups.addWidget(view)
             self.review_lists[emotion] = view
         if not counts:
-            self.groups.addWidget(QLabel("No samples yet: capture some, or right-click a face in the video and "
-                                         "choose This is actually …"))
+            self.groups.addWidget(
+                QLabel("No samples yet: capture some, or right-click a face in the video and choose This is actually …")
+            )
         self.groups.addStretch(1)
         self.undo_button.setEnabled(bool(self.discarded))
         self.save_button.setEnabled(len(self.samples) > 0)
@@ -395,13 +433,17 @@ class PersonaliseDialog(QDialog):
         few = own.missing(self.samples, start.labels)
         if few:
             counts = self.samples.counts()
-            return False, (f"Fine-tuning needs at least {own.MIN_PER_EMOTION} pictures of each emotion the model "
-                           f"knows; still needed: {', '.join(f'{e} ({counts.get(e, 0)} so far)' for e in few)}.")
+            return False, (
+                f"Fine-tuning needs at least {own.MIN_PER_EMOTION} pictures of each emotion the model "
+                f"knows; still needed: {', '.join(f'{e} ({counts.get(e, 0)} so far)' for e in few)}."
+            )
         parts = own.split(self.samples, start.labels)
         n_test = sum(len(v) for v in parts.test.values())
         n_train = sum(len(v) for v in parts.train.values())
-        return True, (f"Fine-tune {start.name} on {n_train} of your pictures; {n_test} more (a quarter of each "
-                      "emotion) are held back to measure how well it reads your face before and after.")
+        return True, (
+            f"Fine-tune {start.name} on {n_train} of your pictures; {n_test} more (a quarter of each "
+            "emotion) are held back to measure how well it reads your face before and after."
+        )
 
     def _discard(self, item: QListWidgetItem) -> None:
         sample = item.data(Qt.UserRole)
@@ -428,8 +470,10 @@ class PersonaliseDialog(QDialog):
             QMessageBox.warning(self, "Save samples", f"Could not save the samples in {folder}: {exc}")
             return
         self.samples.changed = False
-        self.readiness.setText(f"Saved {len(self.samples)} pictures in {folder} (train/<emotion>/ and "
-                               "test/<emotion>/): Model > Retrain… and ferdesk-train read that folder.")
+        self.readiness.setText(
+            f"Saved {len(self.samples)} pictures in {folder} (train/<emotion>/ and "
+            "test/<emotion>/): Model > Retrain… and ferdesk-train read that folder."
+        )
 
     # ---------------------------------------------------------------- fine-tune
     def running(self) -> bool:
@@ -470,10 +514,28 @@ class PersonaliseDialog(QDialog):
             self.readiness.setText(f"Could not write the pictures for the trainer: {exc}")
             return
         self.out_dir = Path(self.model_dir.name) / self._free_name(f"{card.name}-my-face")
-        args = ["-m", "training", "--data", self.samples_dir.name, "--emotions", ",".join(start.labels),
-                "--models", start.architecture, "--folds", "0", "--epochs", str(self.epochs.value()),
-                "--init-from", str(start.folder), "--learning-rate", str(FINE_TUNE_LEARNING_RATE),
-                "--out", str(self.out_dir), "--progress", "json"]
+        args = [
+            "-m",
+            "training",
+            "--data",
+            self.samples_dir.name,
+            "--emotions",
+            ",".join(start.labels),
+            "--models",
+            start.architecture,
+            "--folds",
+            "0",
+            "--epochs",
+            str(self.epochs.value()),
+            "--init-from",
+            str(start.folder),
+            "--learning-rate",
+            str(FINE_TUNE_LEARNING_RATE),
+            "--out",
+            str(self.out_dir),
+            "--progress",
+            "json",
+        ]
         if start.training.get("flip_average"):
             args.append("--flip-average")  # read faces as the start model does
         self.cancelled = False
@@ -540,8 +602,9 @@ class PersonaliseDialog(QDialog):
             self.status.setText("Cancelled: the model in use is unchanged and nothing was kept.")
         elif code != 0 or report is None or not report.is_file():
             self._drop_model()
-            self.status.setText(f"Fine-tuning failed (exit code {code}); the model in use is unchanged. The log "
-                                "below says why.")
+            self.status.setText(
+                f"Fine-tuning failed (exit code {code}); the model in use is unchanged. The log below says why."
+            )
         else:
             self.show_result(RunReport.read(report))
         self.refresh()
@@ -555,12 +618,18 @@ class PersonaliseDialog(QDialog):
         lines = [f"<b>How well it reads your face</b> ({n_test} pictures held back from the fine-tune):"]
         lines += [f"before: {100 * accuracy:.0f}% ({escape(what)})" for what, accuracy in self.before]
         lines.append(f"after: <b>{100 * after:.0f}%</b> (the fine-tuned model)")
-        lines.append("It reads your face better now." if gained else
-                     "It does not read your held-back pictures better than the model in use: capture more or "
-                     "clearer pictures, or more epochs, and try again.")
+        lines.append(
+            "It reads your face better now."
+            if gained
+            else "It does not read your held-back pictures better than the model in use: capture more or "
+            "clearer pictures, or more epochs, and try again."
+        )
         self.result_label.setText("<br>".join(lines))
-        self.status.setText("Finished: the fine-tuned model is ready." if gained else
-                            "Finished, but the fine-tuned model is no better on your pictures.")
+        self.status.setText(
+            "Finished: the fine-tuned model is ready."
+            if gained
+            else "Finished, but the fine-tuned model is no better on your pictures."
+        )
         self.use_button.setEnabled(True)
         self.use_button.setDefault(gained)
         self.use_button.setText("Use this model" if gained else "Use it anyway")

@@ -73,8 +73,13 @@ class PlaybackBar(QWidget):
 
     def show_place(self, place: FramePlace, name: str = "") -> None:
         """Show where the frame on screen lies; hidden for a single image and for live sources."""
-        kind = ("images" if place.file is not None and place.count > 1
-                else "video" if place.fps > 0 and place.count > 1 else "")
+        kind = (
+            "images"
+            if place.file is not None and place.count > 1
+            else "video"
+            if place.fps > 0 and place.count > 1
+            else ""
+        )
         if kind != self.kind:
             self.kind = kind
             self.setVisible(bool(kind))
@@ -93,8 +98,9 @@ class PlaybackBar(QWidget):
         if kind == "images":
             self.position_label.setText(f"{place.file.name} — {place.index + 1} of {place.count}")
         else:
-            self.position_label.setText(f"{name} — {clock(max(0, place.index) / place.fps)} / "
-                                        f"{clock(place.count / place.fps)}")
+            self.position_label.setText(
+                f"{name} — {clock(max(0, place.index) / place.fps)} / {clock(place.count / place.fps)}"
+            )
         at_start, at_end = place.index <= 0, place.index >= place.count - 1
         self.previous_button.setEnabled(not at_start or (self.loop.isChecked() and kind == "images"))
         self.next_button.setEnabled(not at_end or (self.loop.isChecked() and kind == "images"))

@@ -16,8 +16,26 @@ from pathlib import Path
 from PyQt5.QtCore import QProcess, QSettings, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QPixmap
 from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ferdesk import defaults
@@ -58,8 +76,9 @@ class RetrainDialog(QDialog):
     running_changed = pyqtSignal(bool)
     KILL_AFTER_MS = 15000  # grace period for a cancelled trainer to clean up and exit
 
-    def __init__(self, parent=None, data_path: str = "", output_root: Path | None = None,
-                 settings: QSettings | None = None):
+    def __init__(
+        self, parent=None, data_path: str = "", output_root: Path | None = None, settings: QSettings | None = None
+    ):
         super().__init__(parent)
         self.setWindowTitle("Retrain a model")
         self.resize(760, 680)
@@ -113,8 +132,10 @@ class RetrainDialog(QDialog):
         self.fine_tune_note.hide()
         # Distillation (training's --teacher): the new networks also learn the chosen model's probabilities.
         self.teacher = QCheckBox("Also learn from a teacher model (distillation)")
-        self.teacher.setToolTip("The new networks learn the teacher's probabilities as well as the labels: a small "
-                                "network can learn much of a larger model's skill.")
+        self.teacher.setToolTip(
+            "The new networks learn the teacher's probabilities as well as the labels: a small "
+            "network can learn much of a larger model's skill."
+        )
         self.teacher_choice = QComboBox()
         self.teacher_choice.setEnabled(False)
         self.teacher.toggled.connect(self.teacher_choice.setEnabled)
@@ -203,13 +224,19 @@ class RetrainDialog(QDialog):
             self.fine_tune.setChecked(False)
         self.fine_tune.setEnabled(usable)
         if usable:
-            text = (f"Improve the model in use, {card.name} ({card.architecture}), with this data instead of "
-                    "training a new one (fine-tune)")
+            text = (
+                f"Improve the model in use, {card.name} ({card.architecture}), with this data instead of "
+                "training a new one (fine-tune)"
+            )
         elif card is not None:
-            kind = {"ensemble": "an ensemble model (several networks averaged)",
-                    "logreg": "a logistic-regression model"}.get(card.architecture, f"a {card.architecture} model")
-            text = (f"Improving the model in use is not possible here: {card.name} is {kind}, and only a model "
-                    "made of one neural network can be improved this way")
+            kind = {
+                "ensemble": "an ensemble model (several networks averaged)",
+                "logreg": "a logistic-regression model",
+            }.get(card.architecture, f"a {card.architecture} model")
+            text = (
+                f"Improving the model in use is not possible here: {card.name} is {kind}, and only a model "
+                "made of one neural network can be improved this way"
+            )
         else:
             text = "Improve the model in use with this data (fine-tune): no model is loaded"
         # A check box never wraps its text: the long reasons go to a label that does, so the dialog fits a screen.
@@ -237,8 +264,10 @@ class RetrainDialog(QDialog):
         self.name_edit.setText(f"{stem}-{n}")
 
     def _chosen(self) -> tuple[list[str], list[str]]:
-        return ([e for e, box in self.emotion_boxes.items() if box.isChecked()],
-                [m for m, box in self.model_boxes.items() if box.isChecked()])
+        return (
+            [e for e, box in self.emotion_boxes.items() if box.isChecked()],
+            [m for m, box in self.model_boxes.items() if box.isChecked()],
+        )
 
     def _known_folders(self) -> list[Path]:
         return [*paths.model_folders(), *(p for p in sorted(self.output_root.glob("*")) if p.is_dir())]
@@ -277,15 +306,18 @@ class RetrainDialog(QDialog):
             raise ValueError(f"The teacher model cannot be used: {exc}") from exc
         unknown = [e for e in emotions if e not in card.labels]
         if unknown:
-            raise ValueError(f"The teacher {card.name} does not recognise {', '.join(unknown)}; choose a teacher "
-                             f"that knows every chosen emotion (it knows {', '.join(card.labels)}).")
+            raise ValueError(
+                f"The teacher {card.name} does not recognise {', '.join(unknown)}; choose a teacher "
+                f"that knows every chosen emotion (it knows {', '.join(card.labels)})."
+            )
         return ["--teacher", str(folder)]
 
     def speeds(self) -> dict[str, float]:
         """Images per second of each network on this machine: kept from this app's runs, else read from the
         reports of the runs in the output folder (made here)."""
-        reports = read_reports(sorted((p for p in self.output_root.glob("*") if p.is_dir()),
-                                      key=lambda p: p.stat().st_mtime, reverse=True))
+        reports = read_reports(
+            sorted((p for p in self.output_root.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+        )
         found = advice.measured_speeds(reports)
         for name in ARCHITECTURES:
             kept = self.settings.value(f"retrain/images_per_second/{name}")
@@ -306,23 +338,32 @@ class RetrainDialog(QDialog):
             except OSError:
                 faces = None
         lines = advice.warnings(faces, self.epochs.value(), self.fine_tune.isChecked())
-        estimate = (advice.estimate_seconds(sum(faces.values()), self.epochs.value(), self.folds.value(), models,
-                                            self.speeds()) if faces and models else None)
+        estimate = (
+            advice.estimate_seconds(sum(faces.values()), self.epochs.value(), self.folds.value(), models, self.speeds())
+            if faces and models
+            else None
+        )
         if estimate is not None:
-            lines.append(f"Estimated duration: up to about {advice.duration_words(estimate + 30)} "
-                         f"({sum(faces.values()):,} training faces; measured speed of this machine; early "
-                         "stopping often ends sooner).")
+            lines.append(
+                f"Estimated duration: up to about {advice.duration_words(estimate + 30)} "
+                f"({sum(faces.values()):,} training faces; measured speed of this machine; early "
+                "stopping often ends sooner)."
+            )
         elif models:
-            lines.append("Estimated duration: known once the first epoch is done (this machine's speed for "
-                         f"{', '.join(models)} on this data is not measured yet).")
+            lines.append(
+                "Estimated duration: known once the first epoch is done (this machine's speed for "
+                f"{', '.join(models)} on this data is not measured yet)."
+            )
         warned = any(line.startswith("Far too few") for line in lines)
         self.advice.setStyleSheet("QLabel { color: #8a4b00; }" if warned else "")
         self.advice.setText("\n".join(lines))
 
     def _lock_to_start_model(self, locked: bool) -> None:
         # A fine-tune keeps the start model's network and emotions, so those choices are fixed.
-        for boxes, wanted in ((self.emotion_boxes, self.start_model and self.start_model.labels),
-                              (self.model_boxes, self.start_model and [self.start_model.architecture])):
+        for boxes, wanted in (
+            (self.emotion_boxes, self.start_model and self.start_model.labels),
+            (self.model_boxes, self.start_model and [self.start_model.architecture]),
+        ):
             for name, box in boxes.items():
                 if locked and wanted:
                     box.setChecked(name in wanted)
@@ -353,9 +394,24 @@ class RetrainDialog(QDialog):
         self.out_dir = self.output_root / name
         if self.out_dir.exists():
             raise ValueError(f"A model named {name!r} already exists in {self.output_root}; choose another name.")
-        args = ["-m", "training", "--data", self.data_edit.text().strip(), "--emotions", ",".join(emotions),
-                "--models", ",".join(models), "--folds", str(self.folds.value()), "--epochs",
-                str(self.epochs.value()), "--out", str(self.out_dir), "--progress", "json"]
+        args = [
+            "-m",
+            "training",
+            "--data",
+            self.data_edit.text().strip(),
+            "--emotions",
+            ",".join(emotions),
+            "--models",
+            ",".join(models),
+            "--folds",
+            str(self.folds.value()),
+            "--epochs",
+            str(self.epochs.value()),
+            "--out",
+            str(self.out_dir),
+            "--progress",
+            "json",
+        ]
         args += self._teacher_arguments(emotions)
         if self.fine_tune.isChecked() and self.start_model is not None:
             args += ["--init-from", str(self.start_model.folder), "--learning-rate", str(FINE_TUNE_LEARNING_RATE)]
@@ -420,8 +476,11 @@ class RetrainDialog(QDialog):
         elapsed = time.monotonic() - self.started_at
         text = f"{self.stage}… {clock(elapsed)}"
         if self.epoch_times:
-            left = (self.total_fits * self.epochs.value() - self.epochs_done) * sum(self.epoch_times) / len(
-                self.epoch_times)
+            left = (
+                (self.total_fits * self.epochs.value() - self.epochs_done)
+                * sum(self.epoch_times)
+                / len(self.epoch_times)
+            )
             text += f" (at most about {advice.duration_words(max(left, 1))} left)"
         self.status.setText(text)
         self.progress_changed.emit(text, self.fraction_done())
@@ -433,8 +492,12 @@ class RetrainDialog(QDialog):
         elapsed = time.monotonic() - self.started_at
         if elapsed > CONFIRM_CANCEL_AFTER_S:
             answer = QMessageBox.question(
-                self, "Cancel training?", f"This run has gone on for {clock(elapsed)}. Cancel it? Nothing of "
-                "it is kept.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+                self,
+                "Cancel training?",
+                f"This run has gone on for {clock(elapsed)}. Cancel it? Nothing of it is kept.",
+                QMessageBox.Yes | QMessageBox.No,
+                QMessageBox.No,
+            )
             if answer != QMessageBox.Yes:
                 return
         self.cancel()
@@ -495,12 +558,15 @@ class RetrainDialog(QDialog):
             self.epoch_times.append(now - self.last_epoch_at)
             self.last_epoch_at = now
             self.epochs_done += 1
-            self.stage = (f"Training {event.model}, {event.where}: epoch "
-                          f"{min(event.epoch + 1, event.epochs)} of {event.epochs}")
+            self.stage = (
+                f"Training {event.model}, {event.where}: epoch {min(event.epoch + 1, event.epochs)} of {event.epochs}"
+            )
             self.epoch_bar.setValue(event.epoch)
             acc = event.val_accuracy
-            self.log.appendPlainText(f"{event.model} {event.where} epoch {event.epoch}/{event.epochs}"
-                                     + (f"  val accuracy {acc:.3f}" if acc is not None else ""))
+            self.log.appendPlainText(
+                f"{event.model} {event.where} epoch {event.epoch}/{event.epochs}"
+                + (f"  val accuracy {acc:.3f}" if acc is not None else "")
+            )
         elif isinstance(event, FitDone):
             self.fits_done += 1
             self.epochs_done = self.fits_done * self.epochs.value()  # a fit stopped early leaves no epochs to wait for
@@ -553,23 +619,34 @@ class RetrainDialog(QDialog):
         report = RunReport.read(folder)
         self._keep_speeds(report)
         useful, words = advice.verdict(report, self.current_model)
-        lines = [f"<b>{'The new model is ready.' if useful else 'The new model is not worth using.'}</b> "
-                 f"{escape(words)}", "", f"<b>Saved to</b> {escape(str(folder))}", ""]
+        lines = [
+            f"<b>{'The new model is ready.' if useful else 'The new model is not worth using.'}</b> {escape(words)}",
+            "",
+            f"<b>Saved to</b> {escape(str(folder))}",
+            "",
+        ]
         for m in report.models:
             cv = m.cv
-            cv_text = (f"CV {cv.accuracy_mean:.1%} ± {cv.accuracy_std or 0:.1%}, " if cv.accuracy_mean is not None
-                       else "")
+            cv_text = (
+                f"CV {cv.accuracy_mean:.1%} ± {cv.accuracy_std or 0:.1%}, " if cv.accuracy_mean is not None else ""
+            )
             best = " <b>(best)</b>" if m.name == report.best_model else ""
             lines.append(f"{m.name}{best}: {cv_text}test {m.test.accuracy:.1%}")
         self.result_label.setText("<br>".join(lines))
         pixmap = QPixmap(str(folder / "confusion_matrix.png"))
         if not pixmap.isNull():
-            self.confusion.setPixmap(pixmap if pixmap.height() <= CONFUSION_HEIGHT
-                                     else pixmap.scaledToHeight(CONFUSION_HEIGHT, Qt.SmoothTransformation))
+            self.confusion.setPixmap(
+                pixmap
+                if pixmap.height() <= CONFUSION_HEIGHT
+                else pixmap.scaledToHeight(CONFUSION_HEIGHT, Qt.SmoothTransformation)
+            )
         self.report_button.setEnabled(True)
         self.pages.setCurrentIndex(1)
-        self.status.setText("Finished: the new model is ready." if useful
-                            else "Finished, but the new model is not worth using: see the result.")
+        self.status.setText(
+            "Finished: the new model is ready."
+            if useful
+            else "Finished, but the new model is not worth using: see the result."
+        )
         self.use_button.setEnabled(True)
         self.use_button.setDefault(useful)
         self.use_button.setText("Use this model" if useful else "Use it anyway")

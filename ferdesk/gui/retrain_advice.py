@@ -28,7 +28,8 @@ _NOISE = re.compile(
     r"WARNING: Logging before InitGoogle|[IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\]|"
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] |.*oneDNN custom operations are on|"
     r".*This TensorFlow binary is optimized|To enable the following instructions|.*cuda_(?:dnn|blas|fft)|"
-    r".*Unable to register cu(?:DNN|FFT|BLAS) factory|.*absl::InitializeLog\(\))")
+    r".*Unable to register cu(?:DNN|FFT|BLAS) factory|.*absl::InitializeLog\(\))"
+)
 
 
 def is_log_noise(line: str) -> bool:
@@ -65,8 +66,12 @@ def training_faces(data: Path, emotions: list[str], folders: Iterable[Path]) -> 
         train = data / "train"
         if not train.is_dir():
             return None
-        return {e: sum(1 for p in (train / e).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-                if (train / e).is_dir() else 0 for e in emotions}
+        return {
+            e: sum(1 for p in (train / e).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if (train / e).is_dir()
+            else 0
+            for e in emotions
+        }
     if not data.is_file():
         return None
     sha = file_sha256(data)
@@ -84,12 +89,13 @@ def warnings(faces: dict[str, int] | None, epochs: int, fine_tune: bool) -> list
     if faces is not None:
         fewest = min(faces, key=faces.get)
         if faces[fewest] < FEW_FACES_PER_EMOTION:
-            said.append(f"Far too few faces: {faces[fewest]} of '{fewest}' ({sum(faces.values())} in all). A useful "
-                        f"model needs thousands; with under {FEW_FACES_PER_EMOTION} of an emotion expect about "
-                        "chance accuracy.")
+            said.append(
+                f"Far too few faces: {faces[fewest]} of '{fewest}' ({sum(faces.values())} in all). A useful "
+                f"model needs thousands; with under {FEW_FACES_PER_EMOTION} of an emotion expect about "
+                "chance accuracy."
+            )
     if epochs < FEW_EPOCHS and not fine_tune:
-        said.append(f"Far too few epochs: {epochs}. A new model needs {FEW_EPOCHS * 3} or more; "
-                    "a fine-tune fewer.")
+        said.append(f"Far too few epochs: {epochs}. A new model needs {FEW_EPOCHS * 3} or more; a fine-tune fewer.")
     return said
 
 
@@ -135,13 +141,17 @@ def verdict(report: RunReport, in_use: ModelCard | None) -> tuple[bool, str]:
     if useful:
         lines.append(f"Test accuracy {accuracy:.1%}, against {guessing:.0%} by guessing.")
     else:
-        lines.append(f"This model is no better than guessing: test accuracy {accuracy:.1%}, where always answering "
-                     f"the commonest emotion gives {guessing:.0%}. It was saved, but it is not worth using: train "
-                     "on more faces or for more epochs.")
+        lines.append(
+            f"This model is no better than guessing: test accuracy {accuracy:.1%}, where always answering "
+            f"the commonest emotion gives {guessing:.0%}. It was saved, but it is not worth using: train "
+            "on more faces or for more epochs."
+        )
     if in_use is not None:
-        same_faces = (in_use.data.get("sha256") == report.data.sha256
-                      and sorted(in_use.labels) == sorted(emotions)
-                      and in_use.metrics.get("test_split") == report.data.test_usage)
+        same_faces = (
+            in_use.data.get("sha256") == report.data.sha256
+            and sorted(in_use.labels) == sorted(emotions)
+            and in_use.metrics.get("test_split") == report.data.test_usage
+        )
         theirs = in_use.metrics.get("test_accuracy")
         if same_faces and isinstance(theirs, (int, float)):
             if accuracy > theirs:
@@ -152,6 +162,8 @@ def verdict(report: RunReport, in_use: ModelCard | None) -> tuple[bool, str]:
                 useful = False
                 lines.append(f"The model in use, {in_use.name}, does better: {theirs:.1%} on the same test faces.")
         else:
-            lines.append(f"The model in use, {in_use.name}, was tested on other faces or emotions, so the two "
-                         "cannot be compared directly.")
+            lines.append(
+                f"The model in use, {in_use.name}, was tested on other faces or emotions, so the two "
+                "cannot be compared directly."
+            )
     return useful, " ".join(lines)

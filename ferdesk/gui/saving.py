@@ -35,7 +35,6 @@ def timestamped_path(folder: Path, prefix: str, suffix: str) -> Path:
     return path
 
 
-
 class SavingMixin:
     """Snapshots, recording and the face-log export of MainWindow (uses its settings, worker, actions and notice)."""
 
@@ -52,8 +51,11 @@ class SavingMixin:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            QMessageBox.warning(self, "Snapshot", f"Cannot make the snapshot folder {folder}: {exc}. "
-                                "Use File > Save snapshot as… to choose another.")
+            QMessageBox.warning(
+                self,
+                "Snapshot",
+                f"Cannot make the snapshot folder {folder}: {exc}. Use File > Save snapshot as… to choose another.",
+            )
             return
         self._write_snapshot(frame, timestamped_path(folder, "ferdesk", ".png"))
 
@@ -92,8 +94,9 @@ class SavingMixin:
     def toggle_recording(self, on: bool) -> None:
         if on:
             suggested = timestamped_path(self.snapshot_folder(), "ferdesk-recording", ".mp4")
-            path, _ = QFileDialog.getSaveFileName(self, "Record annotated video", str(suggested),
-                                                  "MP4 video (*.mp4);;AVI video (*.avi)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Record annotated video", str(suggested), "MP4 video (*.mp4);;AVI video (*.avi)"
+            )
             if not path:
                 self.record_action.blockSignals(True)
                 self.record_action.setChecked(False)
@@ -141,4 +144,3 @@ class SavingMixin:
             return False
         self.show_saved(path)
         return True
-

@@ -8,8 +8,17 @@ from pathlib import Path
 from PyQt5.QtCore import QRectF, QSize, Qt, QTimer
 from PyQt5.QtGui import QColor, QPainter
 from PyQt5.QtWidgets import (
-    QDialog, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QTableWidget, QTableWidgetItem,
-    QVBoxLayout, QWidget,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ferdesk.gui.views import clock, qcolor
@@ -49,8 +58,10 @@ class TimelineView(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:
-        return QSize(int(self.NAME_W + (self.end - self.start) * self.pixels_per_second + 30),
-                     self.AXIS_H + self.ROW_H * max(1, len(self.faces)) + 8)
+        return QSize(
+            int(self.NAME_W + (self.end - self.start) * self.pixels_per_second + 30),
+            self.AXIS_H + self.ROW_H * max(1, len(self.faces)) + 8,
+        )
 
     def x_of(self, t: float) -> float:
         return self.NAME_W + (t - self.start) * self.pixels_per_second
@@ -72,8 +83,9 @@ class TimelineView(QWidget):
         while tick <= self.end + step:
             x = self.x_of(tick)
             painter.drawLine(int(x), self.AXIS_H - 6, int(x), self.height())
-            painter.drawText(QRectF(x - 40, 0, 80, self.AXIS_H - 6), Qt.AlignCenter,
-                             time.strftime("%H:%M:%S", time.localtime(tick)))
+            painter.drawText(
+                QRectF(x - 40, 0, 80, self.AXIS_H - 6), Qt.AlignCenter, time.strftime("%H:%M:%S", time.localtime(tick))
+            )
             tick += step
         for row, face in enumerate(self.faces):
             y = self.AXIS_H + row * self.ROW_H
@@ -81,8 +93,10 @@ class TimelineView(QWidget):
             painter.drawText(QRectF(4, y, self.NAME_W - 8, self.ROW_H), Qt.AlignLeft | Qt.AlignVCenter, face.name)
             for run in face.runs:
                 x0 = self.x_of(run.start)
-                painter.fillRect(QRectF(x0, y + 3, max(2.0, (run.end - run.start) * self.pixels_per_second),
-                                        self.ROW_H - 6), qcolor(run.label))
+                painter.fillRect(
+                    QRectF(x0, y + 3, max(2.0, (run.end - run.start) * self.pixels_per_second), self.ROW_H - 6),
+                    qcolor(run.label),
+                )
         painter.end()
 
 
@@ -146,9 +160,11 @@ class SummaryDialog(QDialog):
         sources = {f.source for f in faces}
         if faces:
             start, end = min(f.first_seen for f in faces), max(f.last_seen for f in faces)
-            self.header.setText(f"{len(faces)} faces from {len(sources)} source{'s' * (len(sources) != 1)} "
-                                f"({', '.join(sorted(sources))}), {time.strftime('%H:%M:%S', time.localtime(start))}"
-                                f" to {time.strftime('%H:%M:%S', time.localtime(end))}")
+            self.header.setText(
+                f"{len(faces)} faces from {len(sources)} source{'s' * (len(sources) != 1)} "
+                f"({', '.join(sorted(sources))}), {time.strftime('%H:%M:%S', time.localtime(start))}"
+                f" to {time.strftime('%H:%M:%S', time.localtime(end))}"
+            )
         else:
             self.header.setText("No faces seen yet in this session.")
         self.legend.setText("  ".join(f"<span style='color:{qcolor(k).name()}'>■</span> {k}" for k in labels))
@@ -160,16 +176,23 @@ class SummaryDialog(QDialog):
         self.table.setHorizontalHeaderLabels(columns)
         self.table.setRowCount(len(faces))
         for row, face in enumerate(faces):
-            cells = [face.name, face.source + (f" ({len(face.files)} images)" if face.files else ""),
-                     clock(face.seen_seconds), str(face.frames), face.main_emotion]
+            cells = [
+                face.name,
+                face.source + (f" ({len(face.files)} images)" if face.files else ""),
+                clock(face.seen_seconds),
+                str(face.frames),
+                face.main_emotion,
+            ]
             for label in labels:
                 if label not in face.labels:
                     cells.append("—")
                     continue
                 share = face.seconds.get(label, 0.0) / face.seen_seconds if face.seen_seconds else None
-                cells.append(f"{clock(face.seconds.get(label, 0.0))}"
-                             + (f" ({share:.0%})" if share is not None else "")
-                             + f", {face.counts.get(label, 0)} fr, mean {face.mean(label):.0%}")
+                cells.append(
+                    f"{clock(face.seconds.get(label, 0.0))}"
+                    + (f" ({share:.0%})" if share is not None else "")
+                    + f", {face.counts.get(label, 0)} fr, mean {face.mean(label):.0%}"
+                )
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
@@ -180,8 +203,12 @@ class SummaryDialog(QDialog):
             QMessageBox.warning(self, "Timeline", f"Could not write {path}")
 
     def export_table(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the session summary", "ferdesk-session.csv",
-                                              "CSV (*.csv);;JSON with each face's timeline (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save the session summary",
+            "ferdesk-session.csv",
+            "CSV (*.csv);;JSON with each face's timeline (*.json)",
+        )
         if path:
             save_summary(self, self.summary, Path(path))
 

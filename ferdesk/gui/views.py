@@ -146,7 +146,9 @@ class ProbabilityPanel(QWidget):
             painter.setPen(self.palette().windowText().color())
             painter.drawText(QRectF(0, y, name_w, row), Qt.AlignLeft | Qt.AlignVCenter, label)
             bar = QRectF(name_w, y + row * 0.2, (self.width() - name_w - 48) * p, row * 0.6)
-            painter.fillRect(QRectF(name_w, y + row * 0.2, self.width() - name_w - 48, row * 0.6), QColor(128, 128, 128, 40))
+            painter.fillRect(
+                QRectF(name_w, y + row * 0.2, self.width() - name_w - 48, row * 0.6), QColor(128, 128, 128, 40)
+            )
             painter.fillRect(bar, qcolor(label))
             painter.drawText(QRectF(self.width() - 46, y, 46, row), Qt.AlignRight | Qt.AlignVCenter, f"{p:.0%}")
         painter.end()
@@ -180,8 +182,7 @@ class HistoryPlot(QWidget):
         area = QRectF(4, 4, self.width() - 8, self.height() - 20)
         painter.fillRect(area, QColor(128, 128, 128, 30))
         painter.setPen(self.palette().windowText().color())
-        painter.drawText(QRectF(0, self.height() - 16, self.width(), 16), Qt.AlignCenter,
-                         f"last {self.seconds:.0f} s")
+        painter.drawText(QRectF(0, self.height() - 16, self.width(), 16), Qt.AlignCenter, f"last {self.seconds:.0f} s")
         if len(self.samples) >= 2:
             t_end = self.samples[-1][0]
             for k, label in enumerate(self.labels):
@@ -189,8 +190,10 @@ class HistoryPlot(QWidget):
                 for i, (t, p) in enumerate(self.samples):
                     if k >= len(p):
                         break
-                    point = QPointF(area.right() - (t_end - t) / self.seconds * area.width(),
-                                    area.bottom() - float(p[k]) * area.height())
+                    point = QPointF(
+                        area.right() - (t_end - t) / self.seconds * area.width(),
+                        area.bottom() - float(p[k]) * area.height(),
+                    )
                     path.moveTo(point) if i == 0 else path.lineTo(point)
                 painter.setPen(QPen(qcolor(label), 2))
                 painter.drawPath(path)

@@ -28,7 +28,14 @@ from ferdesk.overlay import draw_overlay
 from ferdesk.pipeline import EmotionPipeline, FrameResult, ViewOptions
 from ferdesk.preprocess import Box, to_color
 from ferdesk.sources import (
-    FramePlace, FrameSource, GrabberState, ImageSource, LatestFrameGrabber, SourceError, VideoFileSource, check_source,
+    FramePlace,
+    FrameSource,
+    GrabberState,
+    ImageSource,
+    LatestFrameGrabber,
+    SourceError,
+    VideoFileSource,
+    check_source,
 )
 
 MAX_RECORDING_GAP_S = 10.0  # a longer stall (e.g. a suspended laptop) is not written out as a frozen frame
@@ -71,8 +78,15 @@ class PipelineWorker(QThread):
     model_failed = pyqtSignal(str, str)  # folder, error
     recording_changed = pyqtSignal(bool, str)  # recording?, path or error
 
-    def __init__(self, model_dirs: Path | Sequence[Path], view: ViewOptions, smoothing: float = SMOOTHING,
-                 detector_mode: str = "auto", max_fps: float = FRAME_RATE_CAP, analyse_every: int = ANALYSE_EVERY):
+    def __init__(
+        self,
+        model_dirs: Path | Sequence[Path],
+        view: ViewOptions,
+        smoothing: float = SMOOTHING,
+        detector_mode: str = "auto",
+        max_fps: float = FRAME_RATE_CAP,
+        analyse_every: int = ANALYSE_EVERY,
+    ):
         """`model_dirs`: the model to start with, then the ones to fall back on, in order;
         `detector_mode`: where to look for faces (ferdesk.detect.DETECTOR_MODES); `max_fps` and `analyse_every`:
         see set_frame_rate_cap and set_analyse_every."""
@@ -157,6 +171,7 @@ class PipelineWorker(QThread):
     # ---- commands (run on the worker thread)
     def set_source(self, source: FrameSource, spec: str = "") -> None:
         """Show `source` once it has opened and given a frame; otherwise say why and keep the current one."""
+
         def command():
             try:
                 check_source(source)
@@ -196,6 +211,7 @@ class PipelineWorker(QThread):
 
     def set_paused(self, paused: bool) -> None:
         """Stop analysing; a video file or image folder also stops where it is (a camera cannot)."""
+
         def command():
             self._paused = paused
             self._count_gap = self._count_gap and paused
@@ -207,6 +223,7 @@ class PipelineWorker(QThread):
     def seek(self, index: int | None = None, step: int = 0) -> None:
         """Show frame `index` of a video file, or the one `step` frames on from the one on screen; while paused
         that one frame is analysed. A jump (not a single step) starts the faces afresh."""
+
         def command():
             grabber = self._grabber
             source = grabber.source if grabber is not None else None
@@ -233,6 +250,7 @@ class PipelineWorker(QThread):
     def redraw(self) -> None:
         """Draw the last result again with the current view options: while paused, or on a held image, no new
         frame would show a change of the View menu."""
+
         def command():
             shown = self._shown
             if shown is None:
@@ -242,15 +260,24 @@ class PipelineWorker(QThread):
             if self.view.mirror != mirrored:
                 frame, width = np.ascontiguousarray(frame[:, ::-1]), frame.shape[1]
                 faces = [replace(f, box=Box(width - f.box.x - f.box.w, f.box.y, f.box.w, f.box.h)) for f in faces]
-            annotated = draw_overlay(frame, faces, result.labels, self.view.show_boxes, self.view.show_labels,
-                                     self.view.show_bars, followed=self.view.followed)
-            self._offer(Shown(replace(result, frame=frame, faces=faces, annotated=annotated), shown.place,
-                              self.view.mirror))
+            annotated = draw_overlay(
+                frame,
+                faces,
+                result.labels,
+                self.view.show_boxes,
+                self.view.show_labels,
+                self.view.show_bars,
+                followed=self.view.followed,
+            )
+            self._offer(
+                Shown(replace(result, frame=frame, faces=faces, annotated=annotated), shown.place, self.view.mirror)
+            )
 
         self.submit(command)
 
     def go_to_image(self, index: int | None = None, step: int = 0) -> None:
         """Show image `index` of a held image folder, or the one `step` images on from the one on screen."""
+
         def command():
             source = self._grabber.source if self._grabber is not None else None
             if isinstance(source, ImageSource):
@@ -261,6 +288,7 @@ class PipelineWorker(QThread):
     def set_image_options(self, loop: bool, interval: float | None) -> None:
         """Whether a video or an image folder goes round from its end to its start, and the slideshow's seconds per
         image."""
+
         def command():
             source = self._grabber.source if self._grabber is not None else None
             if isinstance(source, ImageSource):
@@ -339,6 +367,7 @@ class PipelineWorker(QThread):
 
     def start_recording(self, path: Path) -> None:
         """Record the annotated frames to `path` (.mp4 or .avi) at the source's frame rate (30 for images)."""
+
         def command():
             self._close_recording()
             source = self._grabber.source if self._grabber is not None else None
@@ -423,9 +452,15 @@ class PipelineWorker(QThread):
             self._last_frame = grabbed.frame
             mirrored = self.view.mirror
             last = self._shown
-            if (self.analyse_every > 1 and self._since_analysed + 1 < self.analyse_every and not stepped
-                    and self._faces_current and last is not None and last.mirrored == mirrored
-                    and not isinstance(source, ImageSource)):
+            if (
+                self.analyse_every > 1
+                and self._since_analysed + 1 < self.analyse_every
+                and not stepped
+                and self._faces_current
+                and last is not None
+                and last.mirrored == mirrored
+                and not isinstance(source, ImageSource)
+            ):
                 shown = self._with_last_faces(last, grabbed)
                 self._since_analysed += 1
             else:
@@ -455,8 +490,15 @@ class PipelineWorker(QThread):
         if self.view.mirror:
             frame = cv2.flip(frame, 1)
         result = last.result
-        annotated = draw_overlay(frame, result.faces, result.labels, self.view.show_boxes, self.view.show_labels,
-                                 self.view.show_bars, followed=self.view.followed)
+        annotated = draw_overlay(
+            frame,
+            result.faces,
+            result.labels,
+            self.view.show_boxes,
+            self.view.show_labels,
+            self.view.show_bars,
+            followed=self.view.followed,
+        )
         result = replace(result, index=grabbed.index, timestamp=grabbed.timestamp, frame=frame, annotated=annotated)
         return Shown(result, grabbed.place, last.mirrored, analysed=False)
 

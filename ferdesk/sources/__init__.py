@@ -18,7 +18,22 @@ from ferdesk.sources.files import ImageSource, VideoFileSource
 from ferdesk.sources.grabber import GrabbedFrame, GrabberState, LatestFrameGrabber
 
 __all__ = [
-    "DEMO_DIR", "IMAGE_SUFFIXES", "CameraSource", "DemoSource", "FramePlace", "FrameSource", "GrabbedFrame",
-    "GrabberState", "ImageSource", "LatestFrameGrabber", "ReadResult", "SourceError", "VideoFileSource", "check_source",
-    "demo_faces", "list_cameras", "open_source", "read_image",
+    "DEMO_DIR",
+    "IMAGE_SUFFIXES",
+    "CameraSource",
+    "DemoSource",
+    "FramePlace",
+    "FrameSource",
+    "GrabbedFrame",
+    "GrabberState",
+    "ImageSource",
+    "LatestFrameGrabber",
+    "ReadResult",
+    "SourceError",
+    "VideoFileSource",
+    "check_source",
+    "demo_faces",
+    "list_cameras",
+    "open_source",
+    "read_image",
 ]

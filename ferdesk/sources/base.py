@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 # (ok, BGR uint8 HxWx3 frame or None, timestamp in seconds)
 ReadResult = tuple[bool, "np.ndarray | None", float]
 
@@ -67,8 +66,6 @@ class FrameSource:
 
 
 # --------------------------------------------------------------------------------------------- cameras
-
-
 
 
 def check_source(source: FrameSource) -> None:

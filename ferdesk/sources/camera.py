@@ -15,7 +15,6 @@ from ferdesk.sources.base import ReadResult, SourceError
 from ferdesk.sources.capture import _CaptureSource, _QuietOpenCV
 
 
-
 def _video_devices() -> list[int] | None:
     """Indices of /dev/videoN on Linux; None elsewhere (no cheap way to know there)."""
     if not sys.platform.startswith("linux"):

@@ -109,8 +109,16 @@ class ImageSource(FrameSource):
 
     HOLD_FPS = 10.0  # how soon a held source shows the image asked for
 
-    def __init__(self, path: str | os.PathLike, loop: bool = False, fps: float = 2.0, hold: bool = False,
-                 interval: float | None = None, sequence: bool = False, start: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        loop: bool = False,
+        fps: float = 2.0,
+        hold: bool = False,
+        interval: float | None = None,
+        sequence: bool = False,
+        start: int = 0,
+    ) -> None:
         super().__init__()
         self.path = Path(path)
         self.name = self.path.name or str(self.path)
