@@ -19,7 +19,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QFileDialog, QMessageBox
 
 from ferdesk.gui import main_window
-from ferdesk.gui.main_window import SMOOTHING, MainWindow
+from ferdesk.gui.main_window import SMOOTHING_CHOICES, MainWindow
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.model_card import read_card
 from ferdesk.paths import MODELS_DIR, USER_GUIDE, model_folders
@@ -190,13 +190,17 @@ def test_view_menu_and_help(window, qtbot, messages):
     window._set_view("labels", False)
     window._set_view("bars", False)
     window._set_view("mirror", True)
-    qtbot.waitUntil(lambda: window.view.mirror and window.last_result is not None, timeout=5000)
+    # The worker takes the options as a command between frames: count frames from when it has them.
+    qtbot.waitUntil(
+        lambda: window.worker.view.mirror and not window.worker.view.show_bars and window.last_result is not None,
+        timeout=5000,
+    )
     index = window.last_result.index
     qtbot.waitUntil(lambda: window.last_result.index > index + 2, timeout=5000)
     result = window.last_result
     assert np.array_equal(result.annotated, result.frame), "with every overlay off, the frame is shown untouched"
     window.set_smoothing("Strong")
-    qtbot.waitUntil(lambda: window.worker.pipeline.tracker.alpha == SMOOTHING["Strong"], timeout=5000)
+    qtbot.waitUntil(lambda: window.worker.pipeline.tracker.alpha == SMOOTHING_CHOICES["Strong"], timeout=5000)
     assert window.settings.value("view/smoothing") == "Strong"
     assert "Ctrl+S" in window.shortcuts_text() and "Ctrl+T" in window.shortcuts_text()
     assert window.card.name in window.about_text() and "MediaPipe" in window.about_text()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferdesk import outputs
+from ferdesk.defaults import TF_LOG_LEVEL, TF_LOG_LEVEL_ENV
 from training.engine import EngineError, FitJob, FitOutcome, TrainingData, run_fit
 from training.fit import FitSettings
 from training.progress import Progress
@@ -259,7 +260,7 @@ class RayEngine:
         """Start or join Ray; True when this run did (and must disconnect, which stops a Ray started here)."""
         import ray
 
-        env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        env = {TF_LOG_LEVEL_ENV: os.environ.get(TF_LOG_LEVEL_ENV, TF_LOG_LEVEL)}  # the user's level, else ours
         if os.environ.get("KERAS_BACKEND"):
             env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
         if self.gpus_per_fit:  # fits sharing a GPU must not each grab all of its memory at start

@@ -29,7 +29,7 @@ from PyQt5.QtWidgets import (
 from ferdesk import __version__
 from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CAP, FRAME_RATE_CAPS
 from ferdesk.facelog import FaceLog
-from ferdesk.gui.menus import FACE_DETECTION, SMOOTHING, MenusMixin
+from ferdesk.gui.menus import FACE_DETECTION, SMOOTHING_CHOICES, MenusMixin
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
 from ferdesk.gui.camera_settings import CameraSettingsDialog, camera_options
@@ -95,7 +95,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
             mirror=self._bool("view/mirror", False),
         )
         smoothing = str(self.settings.value("view/smoothing", "Medium"))
-        self.smoothing_name = smoothing if smoothing in SMOOTHING else "Medium"
+        self.smoothing_name = smoothing if smoothing in SMOOTHING_CHOICES else "Medium"
         detector = str(self.settings.value("view/detector", "auto"))
         self.detector_mode = detector if detector in FACE_DETECTION else "auto"
         self.max_fps = self._choice("performance/max_fps", FRAME_RATE_CAPS, FRAME_RATE_CAP)
@@ -236,7 +236,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.worker = PipelineWorker(
             self._model_candidates(model),
             self.view,
-            SMOOTHING[self.smoothing_name],
+            SMOOTHING_CHOICES[self.smoothing_name],
             self.detector_mode,
             self.max_fps,
             self.analyse_every,
@@ -720,7 +720,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
     def set_smoothing(self, name: str) -> None:
         self.smoothing_name = name
         self.smoothing_actions[name].setChecked(True)
-        self.worker.set_smoothing(SMOOTHING[name])
+        self.worker.set_smoothing(SMOOTHING_CHOICES[name])
         self.settings.setValue("view/smoothing", name)
 
     def set_frame_rate_cap(self, fps: int) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from PyQt5.QtWidgets import QAction, QActionGroup
 
-from ferdesk.defaults import ANALYSE_EVERY_CHOICES, FRAME_RATE_CAPS
+from ferdesk.defaults import ANALYSE_EVERY_CHOICES, FRAME_RATE_CAPS, SMOOTHING
 
 
-SMOOTHING = {"Off": 1.0, "Light": 0.6, "Medium": 0.4, "Strong": 0.2}
+# View > Smoothing: the share of each new frame in a face's probabilities ("Medium" is the default).
+SMOOTHING_CHOICES = {"Off": 1.0, "Light": 0.6, "Medium": SMOOTHING, "Strong": 0.2}
 # View > Face detection: the menu's words for ferdesk.detect.DETECTOR_MODES.
 FACE_DETECTION = {
     "auto": "&Automatic: near, far and small faces",
@@ -106,7 +107,7 @@ class MenusMixin:
         smoothing_menu = view_menu.addMenu("&Smoothing")
         group = QActionGroup(self)
         self.smoothing_actions = {}
-        for name in SMOOTHING:
+        for name in SMOOTHING_CHOICES:
             action = QAction(name, self, checkable=True)
             action.setChecked(name == self.smoothing_name)
             action.triggered.connect(lambda _=False, n=name: self.set_smoothing(n))
