@@ -116,7 +116,7 @@ class Done(Event):
     kind: ClassVar[str] = "done"
     out: str
     best_model: str | None = None
-    best: dict[str, Any] | None = None
+    best: str | None = None  # a sweep's best configuration as its table names it, e.g. "model=cnn_small, seed=2"
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ EXAMPLES = [
     FitDone("cnn_small", "cv", 2, 5, accuracy=0.55, macro_f1=0.5, time=5.0),
     FitDone("cnn_small", "final", 0, 0, test_accuracy=0.61, test_macro_f1=0.58, time=5.5),
     Done("runs/x", best_model="cnn_small", time=6.0),
-    Done("runs/sweep", best={"learning_rate": 0.001, "batch_size": 64}, time=6.5),
+    Done("runs/sweep", best="model=cnn_small, seed=2, learning_rate=0.001", time=6.5),
 ]
 
 
@@ -198,3 +198,13 @@ def test_the_real_trainer_output_parses(sample_csv, tmp_path):
     assert report.best.name == "cnn_small" and fit_done.test_accuracy == report.best.test.accuracy
     (done,) = [e for e in events if isinstance(e, Done)]
     assert done == Done(str(out), best_model="cnn_small", time=done.time)
+
+
+def test_a_sweep_names_its_best_configuration_as_its_table_does(tmp_path):
+    """training.sweep ends with the best row's configuration string (CI caught a dict here, 2026-11-30)."""
+    from training.engine import describe_overrides
+
+    best = describe_overrides((("model", "cnn_small"), ("seed", 2), ("learning_rate", 0.001)))
+    line = io.StringIO()
+    Progress("json", stream=line).event("done", out=str(tmp_path), best=best)
+    assert parse_event(line.getvalue()) == Done(str(tmp_path), best=best, time=parse_event(line.getvalue()).time)
