@@ -149,7 +149,7 @@ def shoot_app(out: Path, only: set[str]) -> None:
 
 def shoot_teach(window: MainWindow, path: Path) -> None:
     """Capture each emotion from the demo face that shows it (clicked, so the side panel follows it), as
-    tests/test_gui_personalise.py does, then the review page."""
+    tests/ferdesk/gui/test_personalise_dialog.py does, then the review page."""
     window.personalise_action.trigger()
     dialog = window.personalise_dialog
     dialog.count_step_s, dialog.collect_s = 0.2, 1.2  # a 3-2-1 of 0.6 s, then 1.2 s of pictures

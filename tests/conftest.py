@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import atexit
-import csv
-import gzip
-import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import DEFAULT_FULL_DATA, SAMPLE_CSV, full_data_path, run_cli, take_rows, write_csv
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if not os.environ.get("DISPLAY"):
@@ -22,17 +17,6 @@ if not os.environ.get("DISPLAY"):
 # Models trained from the app during tests go to a throw-away folder, never the user's.
 os.environ["FERDESK_USER_MODELS"] = tempfile.mkdtemp(prefix="ferdesk-user-models-")
 atexit.register(shutil.rmtree, os.environ["FERDESK_USER_MODELS"], ignore_errors=True)
-
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = TESTS_DIR.parent
-SAMPLE_CSV = TESTS_DIR / "data" / "fer_sample.csv.gz"
-# The full dataset: $FERDESK_DATA, else the documented default beside the repository.
-DEFAULT_FULL_DATA = REPO_ROOT.parent / "shared" / "data" / "fer2013.csv.gz"
-
-
-def full_data_path() -> Path | None:
-    path = Path(os.environ.get("FERDESK_DATA", DEFAULT_FULL_DATA))
-    return path if path.is_file() else None
 
 
 @pytest.fixture(scope="session")
@@ -71,56 +55,11 @@ def gui_settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
 
 
-def take_rows(source: Path, per_class: dict[str, int], emotions: set[str] | None = None) -> list[list[str]]:
-    """The first rows of each (emotion code, usage) pair, up to per_class[usage] each."""
-    seen: Counter = Counter()
-    rows = []
-    with gzip.open(source, "rt", newline="") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        for row in reader:
-            if emotions is not None and row[0] not in emotions:
-                continue
-            key = (row[0], row[2])
-            if seen[key] < per_class.get(row[2], 0):
-                seen[key] += 1
-                rows.append(row)
-    return rows
-
-
-def write_csv(path: Path, rows: list[list[str]], header=("emotion", "pixels", "Usage")) -> Path:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="session")
 def small_study_csv(full_csv, tmp_path_factory) -> Path:
     """A few hundred real sad/surprise faces from the full dataset (codes 4 and 5)."""
     rows = take_rows(full_csv, {"Training": 150, "PublicTest": 40}, emotions={"4", "5"})
     return write_csv(tmp_path_factory.mktemp("data") / "sad_surprise.csv", rows)
-
-
-def load_module(path: Path):
-    """A script that is not a package module (benchmarks/, scripts/), imported from its file."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    """Run a console entry point module the way a user would (python -m ...)."""
-    return subprocess.run(
-        [sys.executable, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=kwargs.pop("cwd", REPO_ROOT),
-        **kwargs,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -192,3 +131,14 @@ def tiny_ensemble_model(tiny_cnn_model, trained_model, small_study_csv, tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers from where a test lives and what it uses: `gui` for tests/ferdesk/gui/, `needs_data` for any test
+    that asks (directly or through another fixture) for the full FER2013 file."""
+    gui_dir = Path(__file__).resolve().parent / "ferdesk" / "gui"
+    for item in items:
+        if gui_dir in Path(item.fspath).resolve().parents:
+            item.add_marker(pytest.mark.gui)
+        if "full_csv" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.needs_data)

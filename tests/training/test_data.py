@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import take_rows, write_csv
+from helpers import take_rows, write_csv
 from ferdesk.labels import EMOTIONS, parse_emotions
 from training.data import DatasetError, check_emotions, class_weights, imbalance_ratio, load_dataset, load_fer_csv
 

@@ -6,88 +6,22 @@ only the retraining ones do.
 
 from __future__ import annotations
 
+from gui_helpers import GRACE_HOPPER, STUDY_MODEL, configure_retrain, damaged_model, patch_dialog, wait_for_frames
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
-from matplotlib import cbook
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QFileDialog, QMessageBox
+from PyQt5.QtWidgets import QMessageBox
 
 from ferdesk.gui import main_window
-from ferdesk.gui.main_window import SMOOTHING_CHOICES, MainWindow
+from ferdesk.gui.main_window import SMOOTHING_CHOICES
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.model_card import read_card
-from ferdesk.paths import MODELS_DIR, USER_GUIDE, model_folders
+from ferdesk.paths import USER_GUIDE, model_folders
 from ferdesk.pipeline import DEFAULT_MODEL
-
-GRACE_HOPPER = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-STUDY_MODEL = MODELS_DIR / "study-sad-surprise"  # shipped, small (2 ms a face) and two emotions
-
-
-@pytest.fixture
-def messages(monkeypatch):
-    """Message boxes are recorded instead of shown; a test fails if one appears that it did not expect."""
-    shown = []
-
-    def record(kind):
-        def box(parent, title, text, *args, **kwargs):
-            shown.append((kind, title, text))
-            return QMessageBox.Ok
-
-        return box
-
-    for kind in ("warning", "information", "critical", "about"):
-        monkeypatch.setattr(QMessageBox, kind, staticmethod(record(kind)))
-    return shown
-
-
-@pytest.fixture
-def start_window(qtbot, gui_settings, messages, monkeypatch):
-    """Open the app as `ferdesk [--source S] [--model M]` would, with its own settings file and no camera."""
-    monkeypatch.setattr(main_window, "list_cameras", lambda: [])  # the same on a machine with a webcam
-    windows = []
-
-    def start(**kwargs) -> MainWindow:
-        win = MainWindow(settings=gui_settings, **kwargs)
-        qtbot.addWidget(win)
-        win.show()
-        windows.append(win)
-        return win
-
-    yield start
-    for win in windows:
-        win.close()
-
-
-@pytest.fixture
-def window(start_window, qtbot):
-    win = start_window(model=str(STUDY_MODEL))
-    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) > 0, timeout=30000)
-    return win
-
-
-def damaged_model(tmp_path, name="damaged") -> Path:
-    """A copy of a shipped model folder whose model.tflite is cut short, as by an interrupted copy."""
-    folder = tmp_path / name
-    folder.mkdir()
-    shutil.copy(STUDY_MODEL / "card.json", folder)
-    data = (STUDY_MODEL / "model.tflite").read_bytes()
-    (folder / "model.tflite").write_bytes(data[: len(data) // 3])
-    return folder
-
-
-def wait_for_frames(qtbot, win, count=3):
-    start = win.last_result.index if win.last_result is not None else -1
-    qtbot.waitUntil(lambda: win.last_result is not None and win.last_result.index > start + count, timeout=30000)
-
-
-def patch_dialog(monkeypatch, name, value):
-    monkeypatch.setattr(QFileDialog, name, staticmethod(lambda *a, **k: value))
 
 
 def test_starts_on_demo_without_camera_and_draws_boxes_on_real_faces(window, messages):
@@ -342,7 +276,7 @@ def test_opening_a_file_that_is_not_a_video_or_image_keeps_the_previous_source(
     for path, problem in ((table, "not a video or image"), (broken_image, "no frame")):
         patch_dialog(monkeypatch, "getOpenFileName", (str(path), ""))
         window.open_action.trigger()
-        qtbot.waitUntil(lambda: f"Cannot open {path}" in window.alert.text(), timeout=10000)
+        qtbot.waitUntil(lambda path=path: f"Cannot open {path}" in window.alert.text(), timeout=10000)
         assert problem in window.alert.text() and "Still showing demo" in window.alert.text()
         wait_for_frames(qtbot, window, 10)
         assert window.source_spec == "demo" and not window.banner_box.isVisible() and not window.video.message
@@ -380,17 +314,6 @@ def test_the_demo_chosen_by_the_user_is_remembered(window, gui_settings, qtbot, 
     assert gui_settings.value("source") == "demo"
     assert main_window.start_source(None, "demo", [0]) == ("demo", "")
     assert not messages
-
-
-def configure_retrain(dialog, data, name, epochs):
-    dialog.data_edit.setText(str(data))
-    for emotion, box in dialog.emotion_boxes.items():
-        box.setChecked(emotion in ("sad", "surprise"))
-    for model, box in dialog.model_boxes.items():
-        box.setChecked(model == "cnn_small")
-    dialog.folds.setValue(2)
-    dialog.epochs.setValue(epochs)
-    dialog.name_edit.setText(name)
 
 
 def test_retrain_completes_shows_report_and_switches_model(window, qtbot, small_study_csv, messages):

@@ -1,11 +1,13 @@
 """The Retrain dialog and the model card in the real window (issue 20, items 2, 3 and 11).
 
-Fixtures come from test_gui.py. The results are shown from real model folders (the shipped study model, as it is
+Fixtures come from conftest.py. The results are shown from real model folders (the shipped study model, as it is
 and with its scores set to the issue's useless run); one test runs the real trainer on the shipped sample faces.
 """
 
 from __future__ import annotations
 
+from gui_helpers import configure_retrain
+from helpers import SAMPLE_CSV
 import csv
 import gzip
 import json
@@ -15,16 +17,14 @@ import time
 import cv2
 import numpy as np
 import pytest
-import test_gui
 from PyQt5.QtCore import QProcess, Qt
 from PyQt5.QtWidgets import QMessageBox
-from test_gui import STUDY_MODEL
+from gui_helpers import STUDY_MODEL
 
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.model_card import read_card
 from ferdesk.pipeline import DEFAULT_MODEL
 
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
 # Lines the trainer wrote to stderr in a real run (TF_CPP_MIN_LOG_LEVEL=2), and one it writes on a bad dataset.
 TRAINER_STDERR = """\
@@ -160,7 +160,7 @@ def test_before_start_the_dialog_warns_and_estimates_the_duration(window, tmp_pa
     assert "Far too few" not in dialog.advice.text() and "up to about 12 min" in dialog.advice.text()
 
     folder = tmp_path / "faces"  # a folder dataset of a few real faces
-    with gzip.open(test_gui.Path(__file__).parent / "data" / "fer_sample.csv.gz", "rt") as handle:
+    with gzip.open(SAMPLE_CSV, "rt") as handle:
         for k, row in enumerate(csv.DictReader(handle)):
             emotion = {"4": "sad", "5": "surprise"}.get(row["emotion"])
             if emotion:
@@ -179,7 +179,7 @@ def test_closing_the_dialog_leaves_the_run_going_and_cancel_asks_after_a_minute(
     window, qtbot, sample_csv, monkeypatch, messages
 ):
     dialog = open_dialog(window)
-    test_gui.configure_retrain(dialog, sample_csv, "gui-background", epochs=200)
+    configure_retrain(dialog, sample_csv, "gui-background", epochs=200)
     dialog.KILL_AFTER_MS = 2000
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.running(), timeout=5000)
@@ -225,7 +225,7 @@ def test_retrain_can_learn_from_a_teacher_model_and_records_it(window, qtbot, sa
     """Distillation from the dialog: the model in use is offered first as the teacher, a teacher that does not
     know a chosen emotion is refused before the run, and the new model's card names its teacher."""
     dialog = open_dialog(window, tmp_path / "models")
-    test_gui.configure_retrain(dialog, sample_csv, "gui-student", epochs=1)
+    configure_retrain(dialog, sample_csv, "gui-student", epochs=1)
     dialog.folds.setValue(0)
     assert "--teacher" not in dialog.arguments()  # off unless asked for
     dialog.teacher.setChecked(True)

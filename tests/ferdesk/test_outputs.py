@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from ferdesk import outputs
 from ferdesk.media import read_image
 

@@ -8,7 +8,7 @@ import queue
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from ferdesk.progress_events import (
     KINDS,
     Done,

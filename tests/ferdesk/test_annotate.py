@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli
 from ferdesk import annotate, outputs
 from ferdesk.sources import demo_faces, read_image
 

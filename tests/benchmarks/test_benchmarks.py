@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, SAMPLE_CSV, load_module
+from helpers import REPO_ROOT, SAMPLE_CSV, load_module
 from ferdesk.classify import EmotionClassifier
 from ferdesk.labels import EMOTIONS
 from ferdesk.paths import MODELS_DIR

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from training import interrupts
 from training.data import load_fer_csv
 from training.fit import FitSettings, fit_cnn

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli
 from ferdesk.model_card import read_card
 from training.engine import FitJob
 from training.sweep import parse_sweep, plan_configurations

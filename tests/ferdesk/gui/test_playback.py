@@ -1,17 +1,15 @@
 """Playback controls for a video file in the real window: play/pause, a frame on or back, seek, loop, the time.
 
-Fixtures come from test_gui.py; the clip is 4 s of the demo's real faces written as a video file.
+Fixtures come from conftest.py; the clip is 4 s of the demo's real faces written as a video file.
 """
 
 from __future__ import annotations
 
 import cv2
-import test_gui
 from PyQt5.QtCore import Qt
 
 from ferdesk.sources import DemoSource
 
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 FPS, FRAMES = 30, 120
 
 

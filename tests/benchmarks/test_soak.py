@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli
 
 
 @pytest.mark.skipif(not (REPO_ROOT / "benchmarks" / "soak.py").exists(), reason="benchmarks/ not shipped")

@@ -6,13 +6,10 @@ camera does (named in the window, the current source kept), after the requests h
 
 from __future__ import annotations
 
-import test_gui
 from PyQt5.QtWidgets import QDialogButtonBox
 
 from ferdesk.gui import main_window
 from ferdesk.sources import CameraSource, open_source
-
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
 
 def test_camera_settings_are_remembered_and_asked_of_the_camera(

@@ -2,7 +2,7 @@
 figures in the status bar (frames analysed a second, frames dropped, CPU).
 
 Counts are taken over a second or two of wall time with wide bounds: these check that the controls work, not how
-fast this machine is (that is benchmarks/app_load.py). Fixtures come from test_gui.py.
+fast this machine is (that is benchmarks/app_load.py). Fixtures come from conftest.py.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import time
 
 import numpy as np
 import pytest
-import test_gui
 
 from ferdesk.gui.worker import CpuMeter
-
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
 
 def count_analyses(win) -> list[float]:
@@ -137,7 +134,7 @@ def test_the_cpu_meter_sees_this_process_work():
 
 
 def test_the_load_benchmark_measures_each_setting(qapp, tmp_path, monkeypatch, capsys):
-    from conftest import REPO_ROOT, load_module
+    from helpers import REPO_ROOT, load_module
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # what the script sets for itself: undone after the test
     monkeypatch.setenv("FERDESK_USER_MODELS", str(tmp_path / "models"))

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from ferdesk.sources import GrabberState, ImageSource, LatestFrameGrabber
 
 DEMO = REPO_ROOT / "assets" / "demo"

@@ -1,7 +1,7 @@
 """File > Export face log in the real window: every row names its source, file, model and wall-clock time, a session
 that moves from the demo to an image folder says which rows are which, and Quit asks before unsaved data is lost.
 
-Fixtures come from test_gui.py (the app on the shipped two-emotion model, no camera, its own settings); the image
+Fixtures come from conftest.py (the app on the shipped two-emotion model, no camera, its own settings); the image
 folder holds frames of the demo, whose faces are the FER2013 faces of assets/demo.
 """
 
@@ -14,16 +14,13 @@ import subprocess
 import sys
 import time
 
-import test_gui
 from PyQt5.QtGui import QContextMenuEvent
 from PyQt5.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
-from test_gui import patch_dialog
-from test_gui_personalise import on_screen
-from test_gui_sources import demo_photos
+from gui_helpers import patch_dialog
+from gui_helpers import on_screen
+from gui_helpers import demo_photos
 
 from ferdesk.gui import main_window
-
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
 
 def ask(monkeypatch, choice):

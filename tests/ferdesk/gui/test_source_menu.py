@@ -1,10 +1,11 @@
 """The real window on image folders, the demo, pause, recording and snapshots (issue 20, items 1, 7, 8, 9, 10).
 
-Fixtures and helpers come from test_gui.py: the app on the shipped two-emotion model, no camera, own settings.
+Fixtures come from conftest.py and helpers from gui_helpers.py: the app on the shipped two-emotion model, no camera, own settings.
 """
 
 from __future__ import annotations
 
+from gui_helpers import demo_photos
 import re
 import threading
 import time
@@ -15,25 +16,10 @@ import numpy as np
 import pytest
 from PyQt5.QtGui import QDesktopServices
 from PyQt5.QtWidgets import QFileDialog
-import test_gui
-from test_gui import GRACE_HOPPER, patch_dialog, wait_for_frames
+from gui_helpers import GRACE_HOPPER, patch_dialog, wait_for_frames
 
 from ferdesk.gui import saving
 from ferdesk.sources import DemoSource
-
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
-
-
-def demo_photos(folder, times):
-    """Frames of the demo at the given seconds, as PNG files: real faces, different ones at each time."""
-    folder.mkdir()
-    demo = DemoSource()
-    demo.open()
-    paths = []
-    for k, t in enumerate(times):
-        paths.append(folder / f"photo-{k + 1}.png")
-        cv2.imwrite(str(paths[-1]), demo.frame_at(t))
-    return paths
 
 
 def faces_of(result):

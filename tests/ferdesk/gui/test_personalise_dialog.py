@@ -3,27 +3,26 @@ fine-tune, and the video's right-click "This is actually …".
 
 The demo's faces are real FER2013 faces of known emotions on a schedule that depends on time alone
 (ferdesk.sources.DemoSource), so the test plays a user who shows the emotion asked for: it clicks the demo face of
-that emotion. Fixtures come from test_gui.py; the window runs the shipped sad/surprise study model.
+that emotion. Fixtures come from conftest.py; the window runs the shipped sad/surprise study model.
 """
 
 from __future__ import annotations
 
+from gui_helpers import on_screen, wait_for_frames
 import os
 import re
 
 import numpy as np
-import test_gui
 from PyQt5.QtCore import QPoint, Qt, QTimer
 from PyQt5.QtGui import QContextMenuEvent
 from PyQt5.QtWidgets import QApplication, QMenu
-from test_gui import STUDY_MODEL
+from gui_helpers import STUDY_MODEL
 
 from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import read_card
 from ferdesk.personalise import CORRECTION, face_crop
 from ferdesk.sources import DemoSource
 
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
 
 DEMO = DemoSource()  # the app's demo has the same defaults, so the same faces at the same times
 DEMO.open()
@@ -33,15 +32,6 @@ def demo_face(result, emotion: str):
     """The face in `result` that is the demo's FER face of `emotion`, and the seconds until its slot changes face."""
     index, seconds = DEMO.find_face([face.box for face in result.faces], f"fer_{emotion}", result.timestamp)
     return (None, 0.0) if index is None else (result.faces[index], seconds)
-
-
-def on_screen(win, face) -> QPoint:
-    """Where a face's centre is in the video widget."""
-    rect = win.video.target_rect()
-    scale = rect.width() / win.video.image.width()
-    return QPoint(
-        int(rect.x() + (face.box.x + face.box.w / 2) * scale), int(rect.y() + (face.box.y + face.box.h / 2) * scale)
-    )
 
 
 def open_dialog(win, tmp_path):
@@ -214,5 +204,5 @@ def test_closing_the_dialog_stops_a_capture_and_keeps_its_pictures(window, qtbot
     dialog.reject()
     assert dialog.phase == "idle" and not dialog.step_timer.isActive() and not dialog.isVisible()
     taken = len(window.own_faces)
-    test_gui.wait_for_frames(qtbot, window, 5)
+    wait_for_frames(qtbot, window, 5)
     assert len(window.own_faces) == taken >= 2, "no pictures are taken once the dialog is closed"

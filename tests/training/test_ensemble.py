@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from conftest import run_cli
+from helpers import run_cli
 from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import load_keras_model, read_card
 from ferdesk.paths import MODELS_DIR

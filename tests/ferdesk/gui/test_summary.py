@@ -1,6 +1,6 @@
 """View > Session summary in the real window: the whole session per face, a timeline, exports; Quit asks first.
 
-Fixtures come from test_gui.py; the demo's faces and a folder of its frames as photos are the session.
+Fixtures come from conftest.py; the demo's faces and a folder of its frames as photos are the session.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ import json
 
 import cv2
 import pytest
-import test_gui
 from PyQt5.QtWidgets import QFileDialog, QMessageBox
-from test_gui_sources import demo_photos
-
-messages, start_window, window = test_gui.messages, test_gui.start_window, test_gui.window  # the shared fixtures
+from gui_helpers import demo_photos
 
 
 def test_the_session_summary_tells_each_face_over_the_whole_session_and_exports(

@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import REPO_ROOT
+
 from ferdesk import paths
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import json, ferdesk.paths as p; print(json.dumps([str(p.ASSETS_DIR), str(p.MODELS_DIR), "
     "str(p.DETECTOR_MODELS['short']), [str(f) for f in p.model_folders()]]))"

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli
 from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import ModelFolderError, load_keras_model, read_card
 from training.data import load_fer_csv

@@ -206,7 +206,7 @@ def test_calibrated_crop_restores_fer_framing(detector):
 import importlib.util  # noqa: E402
 import sys  # noqa: E402
 
-from conftest import REPO_ROOT  # noqa: E402
+from helpers import REPO_ROOT  # noqa: E402
 
 from ferdesk.detect import (  # noqa: E402
     DETECTOR_MODES,

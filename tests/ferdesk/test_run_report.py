@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from ferdesk.gui import retrain_advice as advice
 from ferdesk.run_report import ENSEMBLE, ReportError, RunReport, read_reports
 
