@@ -21,8 +21,9 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import cv2
 import numpy as np
@@ -34,6 +35,9 @@ from ferdesk.media import IMAGE_SUFFIXES, VIDEO_CODECS, VideoWriteError, VideoWr
 from ferdesk.outputs import StagedFiles
 from ferdesk.signals import ctrl_c_held
 from ferdesk.sources import FrameSource, ImageSource, SourceError, VideoFileSource, open_source
+
+if TYPE_CHECKING:
+    from ferdesk.pipeline import EmotionPipeline
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM and SIGHUP exit with 128 + their number, as the shell reports them
@@ -56,9 +60,6 @@ class Interrupted(KeyboardInterrupt):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ferdesk.detect import DETECTOR_MODES
-    from ferdesk.pipeline import DEFAULT_MODEL
-
     p = argparse.ArgumentParser(
         prog="ferdesk annotate",
         description="Detect faces and classify their expressions in a video, an image or a folder of images; "
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and logged. Outputs appear only when the whole input was processed.",
     )
     p.add_argument("input", help="video file (.mp4, .avi, ...), image file, or folder of images")
+    _add_output_options(p)
+    _add_analysis_options(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         help="annotated output: OUT.mp4 (mp4v) or OUT.avi (MJPG) for a video; "
@@ -75,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--csv", help="per-frame, per-face CSV log")
     p.add_argument("--json", help="per-frame JSON log (frames without faces included)")
+
+
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    from ferdesk.detect import DETECTOR_MODES
+    from ferdesk.pipeline import DEFAULT_MODEL
+
     p.add_argument("--model", default=str(DEFAULT_MODEL), help=f"model folder (default: {DEFAULT_MODEL})")
     p.add_argument(
         "--every",
@@ -112,8 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="treat an image folder as consecutive frames (track and smooth across images); "
         "by default each image is analysed on its own",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
 def resolved(path: Path, what: str) -> Path:
@@ -320,152 +332,230 @@ def warn(text: str) -> None:
     print(f"ferdesk annotate: warning: {text}", file=sys.stderr)
 
 
+@dataclass
+class OutputPlan:
+    """The outputs the user asked for, every path checked before any work starts."""
+
+    out: Path | None  # --out as given: a video, an image file or a folder
+    out_file: Path | None  # --out when it is one file: the annotated video or the one annotated image
+    csv: Path | None
+    json: Path | None
+    image_names: dict[Path, str]  # --out as a folder: the PNG name for each input image
+
+    @property
+    def out_folder(self) -> Path | None:
+        return self.out if self.out_file is None else None
+
+    def written(self, processed: int) -> list[str]:
+        """The outputs, as the summary line names them."""
+        written = [str(path) for path in (self.out_file, self.csv, self.json) if path is not None]
+        if self.out_folder is not None:
+            written.insert(0, f"{self.out_folder}{os.sep} ({processed} PNG)")
+        return written
+
+
+def plan_outputs(args: argparse.Namespace, input_path: Path, source: FrameSource) -> OutputPlan:
+    """Check every output path against the input and each other; AnnotateError says what is wrong."""
+    out = Path(args.out).expanduser() if args.out else None
+    out_file: Path | None = None
+    image_names: dict[Path, str] = {}
+    if out is not None and isinstance(source, VideoFileSource):
+        _check_output_file(out, "--out", tuple(VIDEO_CODECS))
+        out_file = out
+    elif out is not None:
+        assert isinstance(source, ImageSource)
+        out_file, image_names = _plan_image_output(out, source)
+    csv_path = Path(args.csv).expanduser() if args.csv else None
+    json_path = Path(args.json).expanduser() if args.json else None
+    for path, what in ((csv_path, "--csv"), (json_path, "--json")):
+        if path is not None:
+            _check_output_file(path, what)
+    finals = [p.resolve() for p in (out_file, csv_path, json_path) if p is not None]
+    if input_path.resolve() in finals:
+        raise AnnotateError("an output file is the input file; choose another name")
+    if len(set(finals)) < len(finals):
+        raise AnnotateError("two outputs have the same file name")
+    return OutputPlan(out, out_file, csv_path, json_path, image_names)
+
+
+def _plan_image_output(out: Path, source: ImageSource) -> tuple[Path | None, dict[Path, str]]:
+    """--out for image input: (out, {}) for one image into one image file, (None, PNG names) for a folder."""
+    folder = source.path if source.path.is_dir() else source.path.parent
+    image_suffix = out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
+    if image_suffix and source.path.is_file():
+        _check_output_file(out, "--out")
+        return out, {}
+    if image_suffix:
+        raise AnnotateError(f"--out {out}: a folder of images is annotated into a folder; give a folder name")
+    if resolved(out, "--out") == folder.resolve():
+        raise AnnotateError(f"--out {out} is the input folder; choose another folder")
+    if out.suffix.lower() in VIDEO_CODECS or out.is_file():
+        raise AnnotateError(
+            f"--out {out}: image input is annotated into an image file "
+            f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder"
+        )
+    return None, image_output_names(source.paths)
+
+
+@dataclass
+class Tally:
+    """What the frame loop counted."""
+
+    total: int | None  # frames the input announces (a video's header), if known
+    read: int = 0
+    processed: int = 0
+    faces: int = 0
+    read_names: list[str] = field(default_factory=list)  # image input: the file behind each frame index
+
+
+class AnnotateRun:
+    """One run, step by step; as a context manager it removes the partial outputs on any error, Ctrl-C or
+    signal, and always closes the input and the pipeline."""
+
+    def __init__(self, args: argparse.Namespace, input_path: Path, source: FrameSource):
+        self.args, self.input_path, self.source = args, input_path, source
+        self.is_video = isinstance(source, VideoFileSource)
+        self.outputs = Outputs()
+        self.plan: OutputPlan | None = None
+        self.pipeline: EmotionPipeline | None = None
+        self.video: VideoWriter | None = None
+        self.partial_image: Path | None = None  # one image in, one image out
+        self.logs: LogStreams | None = None
+
+    def __enter__(self) -> AnnotateRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None:
+                self._discard()
+        finally:
+            self.source.close()
+            if self.pipeline is not None:
+                self.pipeline.close()
+
+    def _discard(self) -> None:
+        if self.video is not None:
+            self.video.close(check=False)
+        if self.logs is not None:
+            with contextlib.suppress(AnnotateError):
+                self.logs.close()
+        self.outputs.discard()
+
+    def create_outputs(self, plan: OutputPlan) -> None:
+        """The output folder and the staging files for the video or image, made now so a problem shows at once."""
+        self.plan = plan
+        folder = plan.out_folder
+        if folder is not None and not folder.exists():
+            if not folder.parent.is_dir():
+                raise AnnotateError(f"--out {folder}: folder {folder.parent} does not exist")
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                raise AnnotateError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
+            self.outputs.created_dirs.append(folder)
+        if self.is_video and plan.out is not None:
+            fps = (self.source.fps or VideoFileSource.DEFAULT_FPS) / self.args.every
+            self.video = VideoWriter(self.outputs.create(plan.out), fps, name=plan.out)
+        elif plan.out_file is not None:
+            self.partial_image = self.outputs.create(plan.out_file)
+
+    def load_pipeline(self) -> None:
+        args = self.args
+        self.pipeline = _load_pipeline(
+            Path(args.model).expanduser(), args.min_confidence, args.smoothing, args.detector
+        )
+
+    def open_logs(self) -> None:
+        """The CSV and JSON logs, their JSON head naming the model, the input and the settings."""
+        args, plan = self.args, self.plan
+        head = {
+            "ferdesk": __version__,
+            "model": self.pipeline.classifier.card.name,
+            "model_dir": str(Path(args.model).expanduser()),
+            "input": str(self.input_path),
+            "input_kind": "video" if self.is_video else "images",
+            "fps": self.source.fps if self.is_video else None,
+            "every": args.every,
+            "min_confidence": args.min_confidence,
+            "smoothing": args.smoothing,
+        }
+        self.logs = LogStreams(self.outputs, plan.csv, plan.json, self.pipeline.labels, head)
+
+    def analyse_frames(self) -> Tally:
+        """Every Nth frame through the pipeline, logged and (with --out) written annotated."""
+        from ferdesk.facelog import frame_record
+
+        args, tally = self.args, Tally(total=self.source.frame_count)
+        with _progress(tally.total, args.no_progress) as bar:
+            for index, frame, timestamp, image_path in _frames(self.source):
+                tally.read += 1
+                bar.update(1)
+                if image_path is not None:
+                    tally.read_names.append(image_path.name)
+                if index % args.every:
+                    continue
+                if not self.is_video and not args.sequence:
+                    self.pipeline.reset()  # separate photos: no tracks, smoothing or faces carried across them
+                result = self.pipeline.process(
+                    frame, timestamp=timestamp, index=index, annotate=self.plan.out is not None
+                )
+                tally.processed += 1
+                tally.faces += len(result.faces)
+                # Every CSV row and JSON frame names its file: the image's, or the video's for all of its frames.
+                self.logs.add(frame_record(result, (image_path or self.input_path).name))
+                self._write_annotated(result.annotated, image_path)
+        return tally
+
+    def _write_annotated(self, annotated: np.ndarray | None, image_path: Path | None) -> None:
+        plan = self.plan
+        if self.video is not None:
+            self.video.write(annotated)
+        elif self.partial_image is not None:
+            write_image(self.partial_image, plan.out_file, annotated)
+        elif plan.out is not None and image_path is not None:
+            final = plan.out / plan.image_names[image_path]
+            write_image(self.outputs.create(final), final, annotated)
+
+    def finish(self, tally: Tally) -> str:
+        """Close the video and logs, put every output in place, and return the summary line."""
+        if tally.processed == 0:
+            raise AnnotateError(f"no readable frames in {self.args.input}")
+        if self.video is not None:
+            self.video.close()
+        ended_early = self.is_video and tally.total is not None and tally.read < tally.total
+        log_tail: dict = {"frames_read": tally.read, "frames_processed": tally.processed}
+        if ended_early:
+            log_tail["frames_expected"] = tally.total
+        if not self.is_video:
+            log_tail["files"] = tally.read_names
+        self.logs.finish(log_tail)
+        written = self.plan.written(tally.processed)
+        self.outputs.commit()
+        if ended_early:
+            warn(
+                f"{self.input_path} ended early: {tally.read} of the {tally.total} frames its header announces could "
+                "be read (truncated or damaged file?); the outputs cover those frames"
+            )
+        return (
+            f"{tally.read} frames read"
+            + (f" of {tally.total} expected" if ended_early else "")
+            + f", {tally.processed} analysed, {tally.faces} faces found"
+            + (f" -> {', '.join(written)}" if written else "")
+        )
+
+
 def annotate(args: argparse.Namespace) -> str:
     """Do the work; return the summary line. Raises AnnotateError for anything the user can fix."""
     if not (args.out or args.csv or args.json):
         raise AnnotateError("nothing to write: give --out, --csv and/or --json")
     input_path = Path(args.input).expanduser()
-    source = open_input(input_path)
-    outputs = Outputs()
-    pipeline = None
-    video: VideoWriter | None = None
-    logs: LogStreams | None = None
-    try:
-        is_video = isinstance(source, VideoFileSource)
-        out = Path(args.out).expanduser() if args.out else None
-        out_image: Path | None = None  # one image in, one image out
-        out_names: dict[Path, str] = {}
-        if out is not None:
-            if is_video:
-                _check_output_file(out, "--out", tuple(VIDEO_CODECS))
-            else:
-                assert isinstance(source, ImageSource)
-                folder = source.path if source.path.is_dir() else source.path.parent
-                image_suffix = out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
-                if image_suffix and source.path.is_file():
-                    _check_output_file(out, "--out")
-                    out_image = out
-                elif image_suffix:
-                    raise AnnotateError(
-                        f"--out {out}: a folder of images is annotated into a folder; give a folder name"
-                    )
-                else:
-                    if resolved(out, "--out") == folder.resolve():
-                        raise AnnotateError(f"--out {out} is the input folder; choose another folder")
-                    if out.suffix.lower() in VIDEO_CODECS or out.is_file():
-                        raise AnnotateError(
-                            f"--out {out}: image input is annotated into an image file "
-                            f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder"
-                        )
-                    out_names = image_output_names(source.paths)
-        csv_path = Path(args.csv).expanduser() if args.csv else None
-        json_path = Path(args.json).expanduser() if args.json else None
-        for path, what in ((csv_path, "--csv"), (json_path, "--json")):
-            if path is not None:
-                _check_output_file(path, what)
-        out_file = out if (is_video or out_image is not None) else None
-        finals = [p.resolve() for p in (out_file, csv_path, json_path) if p is not None]
-        if input_path.resolve() in finals:
-            raise AnnotateError("an output file is the input file; choose another name")
-        if len(set(finals)) < len(finals):
-            raise AnnotateError("two outputs have the same file name")
-        if out is not None and out_file is None and not out.exists():
-            if not out.parent.is_dir():
-                raise AnnotateError(f"--out {out}: folder {out.parent} does not exist")
-            try:
-                out.mkdir()
-            except OSError as exc:
-                raise AnnotateError(f"cannot create folder {out}: {exc.strerror or exc}") from None
-            outputs.created_dirs.append(out)
-        if is_video and out is not None:
-            fps = (source.fps or VideoFileSource.DEFAULT_FPS) / args.every
-            video = VideoWriter(outputs.create(out), fps, name=out)
-        elif out_image is not None:
-            partial_image = outputs.create(out_image)
-
-        pipeline = _load_pipeline(Path(args.model).expanduser(), args.min_confidence, args.smoothing, args.detector)
-        from ferdesk.facelog import frame_record
-
-        logs = LogStreams(
-            outputs,
-            csv_path,
-            json_path,
-            pipeline.labels,
-            {
-                "ferdesk": __version__,
-                "model": pipeline.classifier.card.name,
-                "model_dir": str(Path(args.model).expanduser()),
-                "input": str(input_path),
-                "input_kind": "video" if is_video else "images",
-                "fps": source.fps if is_video else None,
-                "every": args.every,
-                "min_confidence": args.min_confidence,
-                "smoothing": args.smoothing,
-            },
-        )
-        total = source.frame_count
-        read_names: list[str] = []  # image inputs: the file behind each frame index (unreadable files skipped)
-        read = processed = faces = 0
-        with _progress(total, args.no_progress) as bar:
-            for index, frame, timestamp, image_path in _frames(source):
-                read += 1
-                bar.update(1)
-                if image_path is not None:
-                    read_names.append(image_path.name)
-                if index % args.every:
-                    continue
-                if not is_video and not args.sequence:
-                    pipeline.reset()  # separate photos: no tracks, smoothing or faces carried across them
-                result = pipeline.process(frame, timestamp=timestamp, index=index, annotate=out is not None)
-                processed += 1
-                faces += len(result.faces)
-                # Every CSV row and JSON frame names its file: the image's, or the video's for all of its frames.
-                logs.add(frame_record(result, (image_path or input_path).name))
-                if video is not None:
-                    video.write(result.annotated)
-                elif out_image is not None:
-                    write_image(partial_image, out_image, result.annotated)
-                elif out is not None and image_path is not None:
-                    final = out / out_names[image_path]
-                    write_image(outputs.create(final), final, result.annotated)
-        if processed == 0:
-            raise AnnotateError(f"no readable frames in {args.input}")
-        if video is not None:
-            video.close()
-        tail: dict = {"frames_read": read, "frames_processed": processed}
-        ended_early = is_video and total is not None and read < total
-        if ended_early:
-            tail["frames_expected"] = total
-        if not is_video:
-            tail["files"] = read_names
-        logs.finish(tail)
-        written = [str(path) for path in (out_file, csv_path, json_path) if path is not None]
-        if out is not None and out_file is None:
-            written.insert(0, f"{out}{os.sep} ({processed} PNG)")
-        outputs.commit()
-        if ended_early:
-            warn(
-                f"{input_path} ended early: {read} of the {total} frames its header announces could be read "
-                "(truncated or damaged file?); the outputs cover those frames"
-            )
-        return (
-            f"{read} frames read"
-            + (f" of {total} expected" if ended_early else "")
-            + f", {processed} analysed, {faces} faces found"
-            + (f" -> {', '.join(written)}" if written else "")
-        )
-    except BaseException:
-        if video is not None:
-            video.close(check=False)
-        if logs is not None:
-            with contextlib.suppress(AnnotateError):
-                logs.close()
-        outputs.discard()
-        raise
-    finally:
-        source.close()
-        if pipeline is not None:
-            pipeline.close()
+    with AnnotateRun(args, input_path, open_input(input_path)) as run:
+        run.create_outputs(plan_outputs(args, input_path, run.source))
+        run.load_pipeline()
+        run.open_logs()
+        tally = run.analyse_frames()
+        return run.finish(tally)
 
 
 @contextlib.contextmanager
