@@ -25,6 +25,8 @@ class MenusMixin:
     def _action(
         self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False, checked: bool = False
     ) -> QAction:
+        """A QAction calling slot (toggled for a checkable one), added to menu unless menu is None (the source and
+        model menus are refilled as things change, so their actions are made once and added on each fill)."""
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(shortcut)
@@ -34,11 +36,34 @@ class MenusMixin:
             action.toggled.connect(slot)
         else:
             action.triggered.connect(slot)
-        menu.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
         return action
+
+    def _choice_menu(self, parent, title: str, choices: dict, current, choose) -> dict[object, QAction]:
+        """A submenu of exclusive, checkable choices ({value: text}); the one equal to current is checked, picking one
+        calls choose(value). Returns {value: action}."""
+        menu = parent.addMenu(title)
+        group = QActionGroup(self)
+        actions = {}
+        for value, text in choices.items():
+            action = QAction(text, self, checkable=True)
+            action.setChecked(value == current)
+            action.triggered.connect(lambda _=False, v=value: choose(v))
+            group.addAction(action)
+            menu.addAction(action)
+            actions[value] = action
+        return actions
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
+        self._build_file_menu(bar)
+        self._build_source_menu(bar)
+        self._build_model_menu(bar)
+        self._build_view_menu(bar)
+        self._build_help_menu(bar)
+
+    def _build_file_menu(self, bar) -> None:
         file_menu = bar.addMenu("&File")
         self.open_action = self._action(file_menu, "&Open video or image…", self.open_file, "Ctrl+O")
         self.open_folder_action = self._action(file_menu, "Open image &folder…", self.open_folder, "Ctrl+Shift+O")
@@ -52,105 +77,75 @@ class MenusMixin:
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.quit_asking, "Ctrl+Q")
 
+    def _build_source_menu(self, bar) -> None:
         self.source_menu = bar.addMenu("&Source")
         self.source_menu.aboutToShow.connect(self._fill_source_menu)
-        self.demo_action = QAction("&Demo faces", self)
-        self.demo_action.setShortcut("Ctrl+D")
-        self.demo_action.triggered.connect(lambda: self.set_source("demo"))
-        self.pause_action = QAction("&Pause", self, checkable=True)
-        self.pause_action.setShortcut("Space")
-        self.pause_action.toggled.connect(self._set_paused)
-        self.next_image_action = QAction("&Next image or frame", self)
-        self.next_image_action.setShortcut("Right")
-        self.next_image_action.triggered.connect(lambda: self.step_image(1))
-        self.previous_image_action = QAction("Pre&vious image or frame", self)
-        self.previous_image_action.setShortcut("Left")
-        self.previous_image_action.triggered.connect(lambda: self.step_image(-1))
-        self.sequence_action = QAction("Image folder is a &sequence (follow faces across images)", self, checkable=True)
-        self.sequence_action.setChecked(self._bool("images/sequence", False))
-        self.sequence_action.toggled.connect(self._set_sequence)
-        self.reconnect_action = QAction("&Reconnect", self)
-        self.reconnect_action.setShortcut("Ctrl+Shift+R")
-        self.reconnect_action.triggered.connect(self.reconnect)
+        self.demo_action = self._action(None, "&Demo faces", lambda: self.set_source("demo"), "Ctrl+D")
+        self.pause_action = self._action(None, "&Pause", self._set_paused, "Space", checkable=True)
+        self.next_image_action = self._action(None, "&Next image or frame", lambda: self.step_image(1), "Right")
+        self.previous_image_action = self._action(None, "Pre&vious image or frame", lambda: self.step_image(-1), "Left")
+        self.sequence_action = self._action(
+            None,
+            "Image folder is a &sequence (follow faces across images)",
+            self._set_sequence,
+            checkable=True,
+            checked=self._bool("images/sequence", False),
+        )
+        self.reconnect_action = self._action(None, "&Reconnect", self.reconnect, "Ctrl+Shift+R")
         self._fill_source_menu()
 
+    def _build_model_menu(self, bar) -> None:
         self.model_menu = bar.addMenu("&Model")
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
-        self.load_model_action = QAction("&Load model folder…", self)
-        self.load_model_action.setShortcut("Ctrl+L")
-        self.load_model_action.triggered.connect(self.load_model_folder)
-        self.card_action = QAction("Model &card and report…", self)
-        self.card_action.setShortcut("Ctrl+I")
-        self.card_action.triggered.connect(self.show_model_info)
-        self.retrain_action = QAction("&Retrain…", self)
-        self.retrain_action.setShortcut("Ctrl+T")
-        self.retrain_action.triggered.connect(self.open_retrain)
-        self.personalise_action = QAction("&Teach it my face…", self)
-        self.personalise_action.triggered.connect(self.open_personalise)
+        self.load_model_action = self._action(None, "&Load model folder…", self.load_model_folder, "Ctrl+L")
+        self.card_action = self._action(None, "Model &card and report…", self.show_model_info, "Ctrl+I")
+        self.retrain_action = self._action(None, "&Retrain…", self.open_retrain, "Ctrl+T")
+        self.personalise_action = self._action(None, "&Teach it my face…", self.open_personalise)
         self._fill_model_menu()
 
+    def _build_view_menu(self, bar) -> None:
         view_menu = bar.addMenu("&View")
-        self.view_actions = {
-            "boxes": self._action(
-                view_menu, "&Boxes", lambda on: self._set_view("boxes", on), "B", True, self.view.show_boxes
-            ),
-            "labels": self._action(
-                view_menu, "&Labels", lambda on: self._set_view("labels", on), "L", True, self.view.show_labels
-            ),
-            "bars": self._action(
-                view_menu, "Probability &bars", lambda on: self._set_view("bars", on), "P", True, self.view.show_bars
-            ),
-            "mirror": self._action(
-                view_menu, "&Mirror image", lambda on: self._set_view("mirror", on), "M", True, self.view.mirror
-            ),
+        toggles = {  # key: (text, shortcut, on at start)
+            "boxes": ("&Boxes", "B", self.view.show_boxes),
+            "labels": ("&Labels", "L", self.view.show_labels),
+            "bars": ("Probability &bars", "P", self.view.show_bars),
+            "mirror": ("&Mirror image", "M", self.view.mirror),
         }
-        smoothing_menu = view_menu.addMenu("&Smoothing")
-        group = QActionGroup(self)
-        self.smoothing_actions = {}
-        for name in SMOOTHING_CHOICES:
-            action = QAction(name, self, checkable=True)
-            action.setChecked(name == self.smoothing_name)
-            action.triggered.connect(lambda _=False, n=name: self.set_smoothing(n))
-            group.addAction(action)
-            smoothing_menu.addAction(action)
-            self.smoothing_actions[name] = action
-        detection_menu = view_menu.addMenu("Face &detection")
-        group = QActionGroup(self)
-        self.detector_actions = {}
-        for mode, text in FACE_DETECTION.items():
-            action = QAction(text, self, checkable=True)
-            action.setChecked(mode == self.detector_mode)
-            action.triggered.connect(lambda _=False, m=mode: self.set_detector_mode(m))
-            group.addAction(action)
-            detection_menu.addAction(action)
-            self.detector_actions[mode] = action
-        cap_menu = view_menu.addMenu("Frame-rate &cap")
-        group = QActionGroup(self)
-        self.frame_rate_actions = {}
-        for fps in FRAME_RATE_CAPS:
-            action = QAction(f"{fps} FPS" if fps else "Off", self, checkable=True)
-            action.setChecked(fps == self.max_fps)
-            action.triggered.connect(lambda _=False, f=fps: self.set_frame_rate_cap(f))
-            group.addAction(action)
-            cap_menu.addAction(action)
-            self.frame_rate_actions[fps] = action
-        every_menu = view_menu.addMenu("&Analyse every Nth frame (low power)")
-        group = QActionGroup(self)
-        self.analyse_every_actions = {}
-        for n in ANALYSE_EVERY_CHOICES:
-            text = "Every frame" if n == 1 else f"One in {n}: the frames between keep the last boxes"
-            action = QAction(text, self, checkable=True)
-            action.setChecked(n == self.analyse_every)
-            action.triggered.connect(lambda _=False, k=n: self.set_analyse_every(k))
-            group.addAction(action)
-            every_menu.addAction(action)
-            self.analyse_every_actions[n] = action
+        self.view_actions = {
+            key: self._action(view_menu, text, lambda on, k=key: self._set_view(k, on), shortcut, True, checked)
+            for key, (text, shortcut, checked) in toggles.items()
+        }
+        self._build_view_choice_menus(view_menu)
         view_menu.addSeparator()
         self.summary_action = self._action(
             view_menu, "Session &summary and timeline…", self.show_summary, "Ctrl+Shift+T"
         )
         self._action(view_menu, "&Full screen", self.toggle_full_screen, "F11", True, False)
 
+    def _build_view_choice_menus(self, view_menu) -> None:
+        """View's submenus of exclusive choices: smoothing, face detection, frame-rate cap, analyse every Nth."""
+        self.smoothing_actions = self._choice_menu(
+            view_menu, "&Smoothing", {name: name for name in SMOOTHING_CHOICES}, self.smoothing_name, self.set_smoothing
+        )
+        self.detector_actions = self._choice_menu(
+            view_menu, "Face &detection", FACE_DETECTION, self.detector_mode, self.set_detector_mode
+        )
+        self.frame_rate_actions = self._choice_menu(
+            view_menu,
+            "Frame-rate &cap",
+            {fps: f"{fps} FPS" if fps else "Off" for fps in FRAME_RATE_CAPS},
+            self.max_fps,
+            self.set_frame_rate_cap,
+        )
+        every = {
+            n: "Every frame" if n == 1 else f"One in {n}: the frames between keep the last boxes"
+            for n in ANALYSE_EVERY_CHOICES
+        }
+        self.analyse_every_actions = self._choice_menu(
+            view_menu, "&Analyse every Nth frame (low power)", every, self.analyse_every, self.set_analyse_every
+        )
+
+    def _build_help_menu(self, bar) -> None:
         help_menu = bar.addMenu("&Help")
         self.guide_action = self._action(help_menu, "&User guide", self.show_user_guide)
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
