@@ -264,12 +264,7 @@ def drop_boxes_around_faces(detections: list[Detection]) -> list[Detection]:
     large real face, tiles also report eyes and mouths as faces until confirmation drops them."""
 
     def around_faces(box: Box) -> bool:
-        x0, y0, x1, y1 = box.as_xyxy()
-        inside = [
-            d.box
-            for d in detections
-            if d.box.w < 0.5 * box.w and x0 <= d.box.x + d.box.w / 2 <= x1 and y0 <= d.box.y + d.box.h / 2 <= y1
-        ]
+        inside = [d.box for d in detections if d.box.w < 0.5 * box.w and box.contains(d.box.centre)]
         return len(inside) >= 2
 
     return [d for d in detections if not around_faces(d.box)]
@@ -277,10 +272,7 @@ def drop_boxes_around_faces(detections: list[Detection]) -> list[Detection]:
 
 def same_face(a: Box, b: Box) -> bool:
     """Two boxes on one face, however each detector draws them: each centre inside the other box, sizes within 2x."""
-    acx, acy, bcx, bcy = a.x + a.w / 2, a.y + a.h / 2, b.x + b.w / 2, b.y + b.h / 2
-    if not (
-        b.x <= acx <= b.x + b.w and b.y <= acy <= b.y + b.h and a.x <= bcx <= a.x + a.w and a.y <= bcy <= a.y + a.h
-    ):
+    if not (b.contains(a.centre) and a.contains(b.centre)):
         return False
     return 0.5 <= math.sqrt(a.w * a.h) / max(1e-9, math.sqrt(b.w * b.h)) <= 2.0
 
@@ -291,9 +283,7 @@ def moved_face(new: Box, old: Box) -> bool:
     size_new, size_old = max(new.w, new.h), max(old.w, old.h)
     if not 0.5 <= size_new / max(size_old, 1e-9) <= 2.0:
         return False
-    dx = (new.x + new.w / 2) - (old.x + old.w / 2)
-    dy = (new.y + new.h / 2) - (old.y + old.h / 2)
-    return math.hypot(dx, dy) <= 1.5 * size_old
+    return new.centre_distance(old) <= 1.5 * size_old
 
 
 def pair_moved_faces(new: list[Detection], old: list[Detection]) -> list[tuple[int, int]]:
@@ -303,17 +293,14 @@ def pair_moved_faces(new: list[Detection], old: list[Detection]) -> list[tuple[i
     for i, n in enumerate(new):
         for j, o in enumerate(old):
             if moved_face(n.box, o.box):
-                gap = math.hypot(
-                    n.box.x + n.box.w / 2 - o.box.x - o.box.w / 2, n.box.y + n.box.h / 2 - o.box.y - o.box.h / 2
-                )
-                closeness[i, j] = 1.0 / (1.0 + gap)
+                closeness[i, j] = 1.0 / (1.0 + n.box.centre_distance(o.box))
     return match(closeness, 1e-12)
 
 
 def region_around(box: Box, fraction: float, width: int, height: int) -> Region:
     """A square region where the face is `fraction` of the side, centred on it, moved (not cut) to fit the frame."""
     side = max(box.w, box.h) / fraction
-    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    cx, cy = box.centre
     x0 = int(round(min(max(cx - side / 2, 0), max(0, width - side))))
     y0 = int(round(min(max(cy - side / 2, 0), max(0, height - side))))
     return x0, y0, min(width, x0 + int(round(side))), min(height, y0 + int(round(side)))
@@ -473,7 +460,7 @@ class FaceFinder:
         steady = steady and len(pairs) == len(found)
         for i, j in pairs:
             f, b = found[i].box, before[j].box
-            moved = math.hypot(f.x + f.w / 2 - b.x - b.w / 2, f.y + f.h / 2 - b.y - b.h / 2) / frames
+            moved = f.centre_distance(b) / frames
             growth = abs(max(f.w, f.h) - max(b.w, b.h)) / frames
             size = max(f.w, f.h)
             steady = steady and moved <= self.steady_fraction * size and growth <= 0.1 * size
@@ -538,10 +525,8 @@ class FaceFinder:
             for f in self._run(model, rgb, region):
                 if any(same_face(f.box, k) for k in known):
                     found.append(f)
-                elif not any(
-                    k.x <= f.box.x + f.box.w / 2 <= k.x + k.w and k.y <= f.box.y + f.box.h / 2 <= k.y + k.h
-                    for k in known
-                ):  # a part of a known face (an eye seen as a face) is dropped
+                elif not any(k.contains(f.box.centre) for k in known):
+                    # a part of a known face (an eye seen as a face) is dropped
                     found.append(f)
                     unsure.add(f)
             if self._next % len(sweep) == 0:  # a round is over

@@ -9,6 +9,7 @@ the upright, registered FER2013 faces the models learn from.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -118,12 +119,26 @@ class Box:
     def as_xyxy(self) -> tuple[float, float, float, float]:
         return self.x, self.y, self.x + self.w, self.y + self.h
 
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def contains(self, point: tuple[float, float]) -> bool:
+        """Whether the point lies in the box, edges included."""
+        px, py = point
+        return self.x <= px <= self.x + self.w and self.y <= py <= self.y + self.h
+
+    def centre_distance(self, other: Box) -> float:
+        """Pixels from this box's centre to the other's."""
+        (ax, ay), (bx, by) = self.centre, other.centre
+        return math.hypot(ax - bx, ay - by)
+
 
 def crop_region(box: Box, scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT_Y) -> tuple[int, int, int, int]:
     """The square region (x0, y0, x1, y1) to crop around a detector box; it may extend past the frame."""
     side = max(box.w, box.h) * scale
-    cx = box.x + box.w / 2.0
-    cy = box.y + box.h / 2.0 + shift_y * box.h
+    cx, cy = box.centre
+    cy += shift_y * box.h
     x0 = int(round(cx - side / 2.0))
     y0 = int(round(cy - side / 2.0))
     s = max(1, int(round(side)))
@@ -160,7 +175,7 @@ def _upright_patch(image: np.ndarray, box: Box, angle: float) -> np.ndarray:
     """
     x0, y0, x1, _ = crop_region(box)
     side = x1 - x0
-    matrix = cv2.getRotationMatrix2D((box.x + box.w / 2.0, box.y + box.h / 2.0), angle, 1.0)
+    matrix = cv2.getRotationMatrix2D(box.centre, angle, 1.0)
     matrix[:, 2] -= (x0, y0)
     return cv2.warpAffine(
         to_uint8(image), matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
