@@ -46,6 +46,7 @@ from ferdesk import personalise as own
 from ferdesk.gui.retrain import FINE_TUNE_LEARNING_RATE
 from ferdesk.gui.trainer_process import (
     end_trainer,
+    offer_model,
     start_trainer,
     stop_trainer,
     trainer_lines,
@@ -625,14 +626,7 @@ class PersonaliseDialog(QDialog):
             "clearer pictures, or more epochs, and try again."
         )
         self.result_label.setText("<br>".join(lines))
-        self.status.setText(
-            "Finished: the fine-tuned model is ready."
-            if gained
-            else "Finished, but the fine-tuned model is no better on your pictures."
-        )
-        self.use_button.setEnabled(True)
-        self.use_button.setDefault(gained)
-        self.use_button.setText("Use this model" if gained else "Use it anyway")
+        offer_model(self.status, self.use_button, gained, "the fine-tuned model", "is no better on your pictures")
 
     def use_model(self) -> None:
         """Keep the fine-tuned model as a normal model folder among the user's models, and switch to it."""

@@ -43,7 +43,14 @@ from ferdesk.labels import EMOTIONS
 from ferdesk import outputs, paths
 from ferdesk.architectures import ARCHITECTURES, is_zoo_cnn
 from ferdesk.gui import retrain_advice as advice
-from ferdesk.gui.trainer_process import start_trainer, stop_trainer, trainer_lines, trainer_log, trainer_process
+from ferdesk.gui.trainer_process import (
+    offer_model,
+    start_trainer,
+    stop_trainer,
+    trainer_lines,
+    trainer_log,
+    trainer_process,
+)
 from ferdesk.gui.views import clock
 from ferdesk.model_card import ModelCard, ModelFolderError, read_card
 from ferdesk.progress_events import Done, Epoch, Event, FitDone, FitStarted, Message
@@ -642,14 +649,7 @@ class RetrainDialog(QDialog):
             )
         self.report_button.setEnabled(True)
         self.pages.setCurrentIndex(1)
-        self.status.setText(
-            "Finished: the new model is ready."
-            if useful
-            else "Finished, but the new model is not worth using: see the result."
-        )
-        self.use_button.setEnabled(True)
-        self.use_button.setDefault(useful)
-        self.use_button.setText("Use this model" if useful else "Use it anyway")
+        offer_model(self.status, self.use_button, useful, "the new model", "is not worth using: see the result")
         self.propose_name()  # ready for another run
 
     def _keep_speeds(self, report: RunReport) -> None:

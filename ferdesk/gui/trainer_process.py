@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 
 from PyQt5.QtCore import QObject, QProcess, QProcessEnvironment, QTimer
+from PyQt5.QtWidgets import QLabel, QPushButton
 
 from ferdesk import defaults, paths
 from ferdesk.gui import retrain_advice as advice
@@ -71,3 +72,12 @@ def end_trainer(process: QProcess, wait_ms: int = 5000) -> None:
     if not process.waitForFinished(wait_ms):
         process.kill()
         process.waitForFinished(2000)
+
+
+def offer_model(status: QLabel, use_button: QPushButton, worth_using: bool, model: str, why_not: str) -> None:
+    """A finished run's last words: the status line says whether `model` (e.g. "the new model") is worth using,
+    and the Use button offers it; it is the highlighted choice only when worth using, "Use it anyway" otherwise."""
+    status.setText(f"Finished: {model} is ready." if worth_using else f"Finished, but {model} {why_not}.")
+    use_button.setEnabled(True)
+    use_button.setDefault(worth_using)
+    use_button.setText("Use this model" if worth_using else "Use it anyway")
