@@ -36,7 +36,7 @@ from PyQt5.QtGui import QImage  # noqa: E402
 from PyQt5.QtTest import QTest  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QWidget  # noqa: E402
 
-from ferdesk.gui import main_window  # noqa: E402
+from ferdesk.gui import sources_control  # noqa: E402
 from ferdesk.gui.main_window import MainWindow  # noqa: E402
 from ferdesk.overlay import draw_overlay  # noqa: E402
 from ferdesk.pipeline import DEFAULT_MODEL, EmotionPipeline  # noqa: E402
@@ -111,7 +111,7 @@ def click_face(window: MainWindow, face) -> None:
 def shoot_app(out: Path, only: set[str]) -> None:
     settings = QSettings(str(SCRATCH / "settings.ini"), QSettings.IniFormat)
     settings.setValue("onboarding/hint_shown", True)
-    main_window.list_cameras = lambda: []  # the demo, as on a machine without a camera, whatever this one has
+    sources_control.list_cameras = lambda: []  # the demo, as on a machine without a camera, whatever this one has
     window = MainWindow(settings=settings, source="demo", model=str(DEFAULT_MODEL))
     window.resize(1180, 700)
     window.show()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import replace
 from importlib import metadata
@@ -32,11 +31,11 @@ from ferdesk.facelog import FaceLog
 from ferdesk.gui.menus import FACE_DETECTION, SMOOTHING_CHOICES, MenusMixin
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
-from ferdesk.gui.camera_settings import CameraSettingsDialog, camera_options
 from ferdesk.gui.personalise import PersonaliseDialog, ask_correction
 from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
 from ferdesk.gui.saving import SavingMixin
+from ferdesk.gui.sources_control import SourcesController
 from ferdesk.gui.summary import SummaryDialog, save_summary
 from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage
 from ferdesk.gui.worker import CpuMeter, PipelineWorker
@@ -45,11 +44,8 @@ from ferdesk.paths import USER_GUIDE, model_folders
 from ferdesk.personalise import CORRECTION, SampleSet
 from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
-from ferdesk.sources import FramePlace, GrabberState, SourceError, list_cameras, open_source
+from ferdesk.sources import FramePlace
 
-VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
-NO_CAMERA = "no camera found"
-CAMERA_POLL_MS = 3000
 LOAD_POLL_MS = 1000  # how often the status bar's CPU load is measured
 # What Quit offers to save the session as; the first is the default.
 SUMMARY_JSON = "Session summary with each face's timeline (*.json)"
@@ -58,28 +54,6 @@ LOG_CSV = "Face log, every face in every frame (*.csv)"
 LOG_JSON = "Face log, every frame (*.json)"
 
 log = logging.getLogger(__name__)
-
-
-def start_source(requested: str | None, saved: str, cameras: list[int]) -> tuple[str, str]:
-    """The source to start with, and why it is only a fallback ('' when it is the one asked for or saved).
-
-    A source named on the command line or chosen last time is tried as it is: if it cannot be opened the app says
-    so and shows the demo, never a camera in place of a file. Without one, the first camera; without a camera, the
-    demo, as a fallback that is not remembered, so a camera present at the next start is used again.
-    """
-    if requested:
-        return requested, ""
-    if saved and not saved.isdigit():
-        return saved, ""
-    if saved.isdigit() and int(saved) in cameras:
-        return saved, ""
-    if cameras:
-        return str(cameras[0]), ""
-    return "demo", NO_CAMERA
-
-
-def describe_source(spec: str) -> str:
-    return f"camera {spec}" if spec.isdigit() else spec
 
 
 class MainWindow(MenusMixin, SavingMixin, QMainWindow):
@@ -102,14 +76,8 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.analyse_every = self._choice("performance/analyse_every", ANALYSE_EVERY_CHOICES, ANALYSE_EVERY)
         self.card: ModelCard | None = None
         self.last_result = None
-        self.last_place = FramePlace()  # where the frame on screen lies in its source (image folders: which file)
         self.selected_track: int | None = None
         self.history_track: int | None = None
-        self.requested_source = source
-        self.source_spec = ""  # the source on screen, once the worker has opened it
-        self.source_name = "—"
-        self.source_fallback = ""  # why the source on screen is a fallback; '' when the user chose it
-        self._pending_fallback: tuple[str, str] | None = None  # (spec, reason) of a fallback being opened
         self.requested_model = model
         self.model_started = False  # the worker has loaded its start-up model (or given up)
         self.failed_models: dict[str, str] = {}  # folder -> why it could not be loaded
@@ -130,10 +98,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         interval = str(self.settings.value("images/slideshow", ""))
         if interval in [self.playback.slideshow.itemText(i) for i in range(self.playback.slideshow.count())]:
             self.playback.slideshow.setCurrentText(interval)
-        self.playback.step.connect(self.step_image)
-        self.playback.seek.connect(self.seek_source)
         self.playback.play_toggled.connect(lambda playing: self.pause_action.setChecked(not playing))
-        self.playback.options_changed.connect(self._set_image_options)
         self.probabilities = ProbabilityPanel()
         self.history = HistoryPlot()
         self.banner = QLabel()
@@ -225,13 +190,6 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.training_indicator.hide()
         self.statusBar().addPermanentWidget(self.training_indicator)
 
-        self.camera_poll = QTimer(self, interval=CAMERA_POLL_MS)
-        self.camera_poll.timeout.connect(self._poll_cameras)
-        self._build_menus()
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-
         self.model_dir: Path | None = None
         self.worker = PipelineWorker(
             self._model_candidates(model),
@@ -241,6 +199,19 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
             self.max_fps,
             self.analyse_every,
         )
+        self.sources = SourcesController(
+            self.worker, self.settings, self.playback, source, self._bool("images/sequence", False), self
+        )
+        self.sources.alert_changed.connect(lambda text, action: self._set_alert("source", text, action))
+        self.sources.banner_changed.connect(self._show_banner)
+        self.sources.video_message.connect(self.video.show_message)
+        self.sources.opening.connect(lambda: self.pause_action.setChecked(False))
+        self.sources.shown.connect(self._on_source_shown)
+        self._build_menus()
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
         self.cpu_meter = CpuMeter()
         self.cpu_percent: float | None = None  # of all cores, over the last LOAD_POLL_MS
         self.load_timer = QTimer(self, interval=LOAD_POLL_MS)
@@ -250,9 +221,6 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.worker.initialized.connect(self._on_initialized)
         self.worker.init_failed.connect(self._on_init_failed)
         self.worker.result_ready.connect(self._on_result)
-        self.worker.source_changed.connect(self._on_source_changed)
-        self.worker.source_failed.connect(self._on_source_failed)
-        self.worker.source_state.connect(self._on_source_state)
         self.worker.model_changed.connect(self._on_model_changed)
         self.worker.model_failed.connect(self._on_model_failed)
         self.worker.recording_changed.connect(self._on_recording_changed)
@@ -307,22 +275,17 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
 
     # ---------------------------------------------------------------- menus (built in gui/menus.py)
     def _fill_source_menu(self) -> None:
-        self.source_menu.clear()
-        cameras = list_cameras()
-        for index in cameras:
-            action = self.source_menu.addAction(f"Camera {index}")
-            action.triggered.connect(lambda _=False, i=index: self.set_source(str(i)))
-        if not cameras:
-            self.source_menu.addAction("No cameras found").setEnabled(False)
-        self.source_menu.addAction("Camera &settings…").triggered.connect(lambda: self.show_camera_settings(cameras))
-        self.source_menu.addAction(self.demo_action)
-        self.source_menu.addSeparator()
-        self.source_menu.addAction(self.pause_action)
-        self.source_menu.addAction(self.reconnect_action)
-        self.source_menu.addSeparator()
-        self.source_menu.addAction(self.previous_image_action)
-        self.source_menu.addAction(self.next_image_action)
-        self.source_menu.addAction(self.sequence_action)
+        menu = self.source_menu
+        menu.clear()
+        self.sources.add_cameras_to(menu)
+        menu.addAction(self.demo_action)
+        menu.addSeparator()
+        menu.addAction(self.pause_action)
+        menu.addAction(self.reconnect_action)
+        menu.addSeparator()
+        menu.addAction(self.previous_image_action)
+        menu.addAction(self.next_image_action)
+        menu.addAction(self.sequence_action)
 
     def _fill_model_menu(self) -> None:
         self.model_menu.clear()
@@ -345,153 +308,69 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
     # ---------------------------------------------------------------- start-up
     def _start(self) -> None:
         self.worker.start()
-        saved = str(self.settings.value("source", "") or "")
-        spec, fallback = start_source(self.requested_source, saved, list_cameras())
-        if fallback == NO_CAMERA:
-            self._set_alert(
-                "source",
-                "No camera found: showing the built-in demo faces. Plug in a camera and "
-                "choose it from the Source menu.",
-            )
-        self.set_source(spec, fallback=fallback)
+        self.sources.start()
 
-    # ---------------------------------------------------------------- sources
+    # ---------------------------------------------------------------- sources (gui/sources_control.py)
+    @property
+    def source_spec(self) -> str:
+        return self.sources.spec
+
+    @property
+    def source_fallback(self) -> str:
+        return self.sources.fallback
+
+    @property
+    def last_place(self) -> FramePlace:
+        return self.sources.place
+
+    @property
+    def camera_poll(self) -> QTimer:
+        return self.sources.camera_poll
+
+    @property
+    def camera_dialog(self):
+        return self.sources.camera_dialog
+
     def set_source(self, spec: str, fallback: str = "", start: int = 0) -> bool:
-        """Ask the worker for a source; it is shown once it opens (else _on_source_failed says why).
-
-        `fallback`: why this source stands in for the one wanted ('' when the user chose it); `start`: the image
-        of a folder to show first.
-        """
-        try:  # each image stays on screen until the user moves on (or a slideshow)
-            source = open_source(
-                spec,
-                camera_options=camera_options(self.settings),
-                loop=self.playback.loop.isChecked(),
-                hold=True,
-                interval=self.playback.interval,
-                sequence=self.sequence_action.isChecked(),
-                start=start,
-            )
-        except (SourceError, OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Cannot open source", str(exc))
-            return False
-        self._pending_fallback = (spec, fallback)
-        self.pause_action.setChecked(False)
-        self.worker.set_source(source, spec)
-        return True
+        return self.sources.open(spec, fallback, start)
 
     def show_camera_settings(self, cameras: list[int] | None = None) -> None:
-        """Choose the camera and what to ask of it; a camera on screen is opened again with the new choices."""
-        cameras = list_cameras() if cameras is None else cameras
-        current = int(self.source_spec) if self.source_spec.isdigit() else None
-        self.camera_dialog = dialog = CameraSettingsDialog(cameras, current, self.settings, self)
-        dialog.accepted.connect(lambda: dialog.chosen_camera is not None and self.set_source(str(dialog.chosen_camera)))
-        dialog.open()
+        self.sources.show_camera_settings(cameras)
 
     def reconnect(self) -> None:
-        if self.source_spec:
-            self.set_source(self.source_spec, fallback=self.source_fallback)
+        self.sources.reconnect()
 
     def step_image(self, delta: int) -> None:
-        """Previous (-1) or next (+1) image of an image folder, or frame of a video file."""
-        if self.last_place.file is not None:
-            self.worker.go_to_image(step=delta)
-        elif self.last_place.fps > 0:
-            self.worker.seek(step=delta)
-
-    def seek_source(self, index: int) -> None:
-        """Image `index` of a folder, or frame `index` of a video file (the seek bar)."""
-        if self.last_place.file is not None:
-            self.worker.go_to_image(index)
-        elif self.last_place.fps > 0:
-            self.worker.seek(index)
-
-    def _set_image_options(self, loop: bool, interval) -> None:
-        self.settings.setValue("images/loop", loop)
-        self.settings.setValue("images/slideshow", self.playback.slideshow.currentText())
-        self.worker.set_image_options(loop, interval)
-        self.playback.show_place(self.last_place)
+        self.sources.step(delta)
 
     def _set_sequence(self, on: bool) -> None:
-        """Separate photos or frames of one scene: the folder is opened again, at the image on screen."""
-        self.settings.setValue("images/sequence", on)
-        if self.last_place.file is not None and self.source_spec:
-            self.set_source(self.source_spec, fallback=self.source_fallback, start=max(0, self.last_place.index))
+        self.sources.set_sequence(on)
 
     def _set_paused(self, paused: bool) -> None:
-        self.worker.set_paused(paused)
-        self.playback.set_playing(not paused)
+        self.sources.set_paused(paused)
         self.video.set_badge("paused", "❚❚ Paused" if paused else None)
         self._update_status()
 
     def open_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "", VIDEO_FILTER)
-        if path:
-            self.set_source(path)
+        self.sources.open_file()
 
     def open_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
-        if path:
-            self.set_source(path)
+        self.sources.open_folder()
 
-    def _on_source_changed(self, name: str, spec: str) -> None:
-        pending, self._pending_fallback = self._pending_fallback, None
-        self.source_fallback = pending[1] if pending is not None and pending[0] == spec else ""
-        if not self.source_fallback:
-            self._set_alert("source", None)  # the user's own choice is on screen: earlier problems are past
-        self.camera_poll.stop()
-        if self.source_fallback == NO_CAMERA and sys.platform.startswith("linux"):  # cheap there: /dev/video*
-            self.camera_poll.start()
-        self.source_spec = spec
-        self.source_name = name
-        self.banner_box.hide()
+    def _show_banner(self, text: str | None) -> None:
+        """The banner over the side panel: a source that stopped or ended, with Reconnect and Switch to demo."""
+        if text is None:
+            self.banner_box.hide()
+        else:
+            self.banner.setText(text)
+            self.banner_box.show()
+
+    def _on_source_shown(self) -> None:
         self.history.clear()
         self.selected_track = None
         self.history_track = None
         self._change_view(followed=None, redraw=False)
-        self.last_place = FramePlace()
-        self.playback.show_place(self.last_place)
         self._update_status()
-
-    def _on_source_failed(self, spec: str, error: str) -> None:
-        what = describe_source(spec)
-        if not self.source_spec and spec != "demo":  # at start-up: nothing on screen yet
-            self._set_alert("source", f"Cannot open {what}: {error}. Showing the built-in demo faces instead.")
-            if spec == str(self.settings.value("source", "") or ""):
-                self.settings.remove("source")  # next time, start as if none was chosen (a camera if present)
-            self.set_source("demo", fallback=f"{what} could not be opened")
-        elif not self.source_spec:
-            self._set_alert(
-                "source", f"Cannot show the demo faces: {error}. Open a video, image or folder from the File menu."
-            )
-            self.video.show_message("No source: use File > Open…")
-        elif spec == self.source_spec:
-            self._set_alert("source", f"Cannot reopen {what}: {error}. Choose another source from the Source menu.")
-        else:
-            self._set_alert("source", f"Cannot open {what}: {error}. Still showing {self.source_name}.")
-
-    def _poll_cameras(self) -> None:
-        """While the demo stands in for a missing camera, offer a camera as soon as one is plugged in."""
-        cameras = list_cameras()
-        if cameras and self.source_fallback == NO_CAMERA:
-            self.camera_poll.stop()
-            self._set_alert(
-                "source",
-                f"Camera {cameras[0]} is connected now (the demo faces are still shown).",
-                action=(f"Use camera {cameras[0]}", lambda: self.set_source(str(cameras[0]))),
-            )
-
-    def _on_source_state(self, state: str, error: str) -> None:
-        if state == GrabberState.RETRYING:
-            self.banner.setText(f"The source stopped delivering frames ({error or 'no frames'}). Retrying…")
-            self.banner_box.show()
-            self.video.show_message("Source lost: retrying…")
-        elif state == GrabberState.RUNNING:
-            self.banner_box.hide()
-            self.video.show_message("")
-        elif state == GrabberState.ENDED:
-            self.banner.setText("End of the video or images." + (f" ({error})" if error else ""))
-            self.banner_box.show()
 
     # ---------------------------------------------------------------- models
     def set_model(self, folder) -> None:
@@ -651,9 +530,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
             return
         result = shown.result
         self.last_result = result
-        if shown.place != self.last_place:
-            self.last_place = shown.place
-            self.playback.show_place(shown.place, self.source_name)
+        self.sources.show_place(shown.place)
         self.video.show_frame(bgr_to_qimage(result.annotated), result.faces)
         face = self._shown_face(result.faces)
         if self.personalise_dialog is not None and shown.analysed:  # its capture takes crops of this face
@@ -674,10 +551,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
 
     def _update_status(self) -> None:
         result = self.last_result
-        source = self.source_name + (f" ({self.source_fallback})" if self.source_fallback else "")
-        if self.last_place.file is not None and self.last_place.count > 1:
-            source += f": {self.last_place.file.name} ({self.last_place.index + 1} of {self.last_place.count})"
-        parts = [f"Source: {source}", f"Model: {self.card.name if self.card else '—'}"]
+        parts = [f"Source: {self.sources.status_text()}", f"Model: {self.card.name if self.card else '—'}"]
         if self.pause_action.isChecked():
             parts.append("Paused")
         if result is not None:
@@ -847,8 +721,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
-        if self.source_spec and not self.source_fallback:  # a stand-in is never remembered as the user's choice
-            self.settings.setValue("source", self.source_spec)
+        self.sources.remember()
         if self.retrain_dialog is not None:
             self.retrain_dialog.shutdown()
         if self.personalise_dialog is not None:

@@ -331,12 +331,12 @@ def test_the_app_marks_the_face_its_side_panel_follows(demo, qtbot, gui_settings
     (the photo is held on screen, no new frame comes), and a click on another face moves the mark there."""
     from PyQt5.QtCore import QPoint, Qt
 
-    from ferdesk.gui import main_window
+    from ferdesk.gui import main_window, sources_control
 
     names, side, gap, cols, size = CLOSE["row of 4"]
     photo = tmp_path / "four.png"
     cv2.imwrite(str(photo), tiled(demo, names, side, gap, cols, size))
-    monkeypatch.setattr(main_window, "list_cameras", lambda: [])
+    monkeypatch.setattr(sources_control, "list_cameras", lambda: [])
     win = main_window.MainWindow(settings=gui_settings, source=str(photo), model=str(DEFAULT_MODEL))
     qtbot.addWidget(win)
     win.show()

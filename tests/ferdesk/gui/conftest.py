@@ -6,7 +6,7 @@ import pytest
 from gui_helpers import STUDY_MODEL
 from PyQt5.QtWidgets import QMessageBox
 
-from ferdesk.gui import main_window
+from ferdesk.gui import sources_control
 from ferdesk.gui.main_window import MainWindow
 
 
@@ -30,7 +30,7 @@ def messages(monkeypatch):
 @pytest.fixture
 def start_window(qtbot, gui_settings, messages, monkeypatch):
     """Open the app as `ferdesk [--source S] [--model M]` would, with its own settings file and no camera."""
-    monkeypatch.setattr(main_window, "list_cameras", lambda: [])  # the same on a machine with a webcam
+    monkeypatch.setattr(sources_control, "list_cameras", lambda: [])  # the same on a machine with a webcam
     windows = []
 
     def start(**kwargs) -> MainWindow:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from PyQt5.QtWidgets import QDialogButtonBox
 
-from ferdesk.gui import main_window
+from ferdesk.gui import sources_control
 from ferdesk.sources import CameraSource, open_source
 
 
 def test_camera_settings_are_remembered_and_asked_of_the_camera(
     start_window, gui_settings, qtbot, monkeypatch, messages
 ):
-    monkeypatch.setattr(main_window, "list_cameras", lambda: [0, 2])
+    monkeypatch.setattr(sources_control, "list_cameras", lambda: [0, 2])
     opened = []
 
     def recording_open_source(spec, **options):
@@ -23,7 +23,7 @@ def test_camera_settings_are_remembered_and_asked_of_the_camera(
         opened.append(source)
         return source
 
-    monkeypatch.setattr(main_window, "open_source", recording_open_source)
+    monkeypatch.setattr(sources_control, "open_source", recording_open_source)
     win = start_window(source="demo")
     qtbot.waitUntil(lambda: win.source_spec == "demo", timeout=30000)
     win.show_camera_settings()

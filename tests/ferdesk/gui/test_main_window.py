@@ -16,7 +16,7 @@ import numpy as np
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QMessageBox
 
-from ferdesk.gui import main_window
+from ferdesk.gui import main_window, sources_control
 from ferdesk.gui.main_window import SMOOTHING_CHOICES
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.model_card import read_card
@@ -26,7 +26,7 @@ from ferdesk.pipeline import DEFAULT_MODEL
 
 def test_starts_on_demo_without_camera_and_draws_boxes_on_real_faces(window, messages):
     result = window.last_result
-    assert window.source_spec == "demo" and window.source_fallback == main_window.NO_CAMERA
+    assert window.source_spec == "demo" and window.source_fallback == sources_control.NO_CAMERA
     assert result.annotated.shape == result.frame.shape == (480, 640, 3)
     face = result.faces[0]
     x, y, w, h = (int(v) for v in (face.box.x, face.box.y, face.box.w, face.box.h))
@@ -248,11 +248,11 @@ def test_a_camera_that_is_not_there_is_named_and_the_demo_shown_instead(start_wi
 def test_a_missing_video_file_is_named_and_never_opens_a_camera(
     start_window, gui_settings, qtbot, monkeypatch, tmp_path, caplog, messages
 ):
-    monkeypatch.setattr(main_window, "list_cameras", lambda: [0])  # as on a machine with a webcam
+    monkeypatch.setattr(sources_control, "list_cameras", lambda: [0])  # as on a machine with a webcam
     opened = []
-    open_source = main_window.open_source
+    open_source = sources_control.open_source
     monkeypatch.setattr(
-        main_window, "open_source", lambda spec, **options: opened.append(spec) or open_source(spec, **options)
+        sources_control, "open_source", lambda spec, **options: opened.append(spec) or open_source(spec, **options)
     )
     missing = tmp_path / "missing" / "file.mp4"
     win = start_window(source=str(missing), model=str(STUDY_MODEL))
@@ -294,15 +294,15 @@ def test_no_camera_notice_stays_while_the_demo_stands_in_and_is_not_remembered(
     assert window.alert_box.isVisible() and "No camera found" in window.alert.text()
     assert "Source: demo (no camera found)" in window.status_label.text()
     # A camera plugged in meanwhile is offered at once.
-    monkeypatch.setattr(main_window, "list_cameras", lambda: [2])
+    monkeypatch.setattr(sources_control, "list_cameras", lambda: [2])
     window.camera_poll.setInterval(50)
     qtbot.waitUntil(lambda: window.alert_action.isVisible(), timeout=5000)
     assert "Camera 2 is connected now" in window.alert.text() and window.alert_action.text() == "Use camera 2"
     window.close()
     assert gui_settings.value("source") is None
     # So the next start prefers a camera when one is there.
-    assert main_window.start_source(None, "", [0]) == ("0", "")
-    assert main_window.start_source(None, "", []) == ("demo", main_window.NO_CAMERA)
+    assert sources_control.start_source(None, "", [0]) == ("0", "")
+    assert sources_control.start_source(None, "", []) == ("demo", sources_control.NO_CAMERA)
     assert not messages
 
 
@@ -312,7 +312,7 @@ def test_the_demo_chosen_by_the_user_is_remembered(window, gui_settings, qtbot, 
     assert not window.alert_box.isVisible() and "Source: demo   |" in window.status_label.text()
     window.close()
     assert gui_settings.value("source") == "demo"
-    assert main_window.start_source(None, "demo", [0]) == ("demo", "")
+    assert sources_control.start_source(None, "demo", [0]) == ("demo", "")
     assert not messages
 
 
