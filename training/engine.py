@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import platform
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,8 @@ class FitOutcome:
     node: str  # where it ran: this machine's name in-process, the Ray node id on Ray
     model: object = None
     restored: bool = False  # finished by an earlier, interrupted run of the same command (Ray engine)
+    started: float = 0.0  # wall-clock time (Unix seconds) the fit began, on the machine that ran it
+    gpus: tuple[str, ...] = ()  # the GPUs Ray gave the fit (ids on its node); none in-process
 
     def record(self) -> dict:
         """The JSON form kept for resuming and in the report (without the model)."""
@@ -132,11 +135,14 @@ class FitOutcome:
             "epochs": self.epochs_run,
             "held_out": self.held_out,
             "restored": self.restored,
+            "started": round(self.started, 3),
+            "gpus": list(self.gpus),
         }
 
     @classmethod
     def from_record(cls, record: dict, model=None) -> FitOutcome:
         fields = {k: v for k, v in record.items() if k != "job"}
+        fields["gpus"] = tuple(fields.get("gpus", ()))  # a list in JSON
         return cls(job=FitJob.from_dict(record["job"]), model=model, **fields)
 
 
@@ -172,6 +178,7 @@ def run_fit(
 ) -> FitOutcome:
     """Fit one job and score it on its held-out fold; every engine runs each fit through here."""
     settings = settings_for(job, settings)
+    started = time.time()
     train_idx, held_out = data.indices(job)
     result = fit_on(
         job.model,
@@ -202,6 +209,7 @@ def run_fit(
         None if held_out is None else indices_digest(held_out),
         node or platform.node(),
         result.model if job.stage == "final" else None,
+        started=started,
     )
 
 

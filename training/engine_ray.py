@@ -138,6 +138,7 @@ def fit_trial(
     finally:
         if folder:
             shutil.rmtree(folder, ignore_errors=True)
+    outcome.gpus = tuple(str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", []))
     payload = model_bytes(outcome.model) if outcome.model is not None else None
     queue.put(("outcome", outcome.record(), payload))
     tune.report({"seconds": outcome.seconds, **(outcome.scores or {})})
@@ -287,7 +288,10 @@ class RayEngine:
                 if "Authentication token" in why
                 else ""
             )
-            raise EngineError(f"cannot start or reach Ray at {where}: {str(exc).splitlines()[0]}{hint}") from None
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+            # Ray Client puts the server's traceback under a heading: its last line says what went wrong.
+            said = lines[0] + (f" {lines[-1]}" if lines[0].endswith(":") and len(lines) > 1 else "")
+            raise EngineError(f"cannot start or reach Ray at {where}: {said}{hint}") from None
         finally:
             from training import interrupts
 

@@ -104,7 +104,8 @@ while True:
     if (len(alive) >= 2 and free >= wanted) or time.monotonic() > deadline:
         break
     time.sleep(1)
-print(json.dumps({"nodes": alive, "free_cpus": free}))
+gpu_nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU")]
+print(json.dumps({"nodes": alive, "gpu_nodes": gpu_nodes, "free_cpus": free}))
 """
 
 
@@ -123,22 +124,24 @@ def query_cluster(cluster: dict, free_cpus: float = 0, timeout: float = 120) -> 
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A head node and a second node (one CPU each) on this machine, with a token of their own."""
+    """A head node and a second node (one CPU each) on this machine, with a token of their own. The head also
+    declares one GPU: Ray's resources are logical, so fits can be placed on it here; on a machine without one,
+    TensorFlow runs them on the CPU."""
     folder = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    # Ray Client's per-driver server must answer within 30 s by default; a loaded 2-core CI machine can take longer.
+    env["RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S"] = "180"
     common = [
         "--block",
         "--num-cpus",
         "1",
-        "--num-gpus",
-        "0",
         "--object-store-memory",
         str(100 * 1024 * 1024),
         "--node-ip-address",
         "127.0.0.1",
         "--disable-usage-stats",
     ]
-    nodes = []
+    nodes, client_port = [], free_port()
 
     def start(name, *args):
         log = open(folder / f"{name}.log", "w")
@@ -164,7 +167,9 @@ def ray_cluster():
             "--dashboard-port",
             str(free_port()),
             "--ray-client-server-port",
-            str(free_port()),
+            str(client_port),
+            "--num-gpus",
+            "1",
         )
         address_file = folder / "ray_current_cluster"
         deadline = time.monotonic() + 240
@@ -172,11 +177,11 @@ def ray_cluster():
             assert nodes[0].poll() is None and time.monotonic() < deadline, (folder / "head.log").read_text()[-3000:]
             time.sleep(0.5)
         address = address_file.read_text().strip()  # Ray names the machine's address for 127.0.0.1
-        start("worker", "--address", address)
+        start("worker", "--address", address, "--num-gpus", "0")
         cluster = {"address": address, "env": env}
-        alive = query_cluster(cluster, timeout=240)["nodes"]
-        assert len(alive) == 2, (folder / "worker.log").read_text()[-3000:]
-        yield {**cluster, "nodes": set(alive)}
+        found = query_cluster(cluster, timeout=240)
+        assert len(found["nodes"]) == 2, (folder / "worker.log").read_text()[-3000:]
+        yield {**cluster, "nodes": set(found["nodes"]), "gpu_nodes": found["gpu_nodes"], "client_port": client_port}
     finally:
         for node in reversed(nodes):  # `ray start --block` stops its node's processes when it ends
             node.send_signal(signal.SIGTERM)
@@ -211,6 +216,35 @@ def test_a_two_node_cluster_runs_fits_on_both_nodes_into_one_model_folder(ray_cl
     assert card.labels == ["sad", "surprise"] and (out / "model.tflite").stat().st_size > 0
     assert {e["node"] for e in events(result.stdout) if e["event"] == "fit_started"} == ray_cluster["nodes"]
     assert [p.name for p in tmp_path.iterdir()] == ["cluster-model"]
+
+
+@pytest.mark.slow
+def test_fits_given_half_a_gpu_share_it_two_at_a_time(ray_cluster, small_study_csv, tmp_path):
+    """--gpus-per-fit 0.5 on one GPU machine (what scripts/train_parallel.py once did by hand): every fit goes to the
+    node with the GPU, is given GPU 0, and two fits hold it at once."""
+    out = tmp_path / "shared-gpu"
+    train(
+        small_study_csv,
+        out,
+        "--models",
+        "cnn_small",
+        "--engine",
+        "ray",
+        "--address",
+        ray_cluster["address"],
+        "--gpus-per-fit",
+        "0.5",
+        "--cpus-per-fit",
+        "0.5",
+        env=ray_cluster["env"],
+    )
+    report = json.loads((out / "report.json").read_text())
+    fits = report["engine"]["fits"]
+    assert len(fits) == 3 and report["engine"]["gpus_per_fit"] == 0.5
+    assert {f["node"] for f in fits} == set(ray_cluster["gpu_nodes"]), "only the node with the GPU can take them"
+    assert all(f["gpus"] == ["0"] for f in fits), fits
+    spans = sorted((f["started"], f["started"] + f["seconds"]) for f in fits)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), f"never two at once: {spans}"
 
 
 @pytest.mark.slow
@@ -306,7 +340,9 @@ def test_cancelling_stops_every_trial_and_leaves_no_model_folder(ray_cluster, sm
 
 @pytest.mark.slow
 def test_a_sweep_ranks_configurations_in_a_table_and_a_plot(ray_cluster, small_study_csv, tmp_path):
+    """Through Ray Client (ray://HOST:PORT), the address form for a driver outside the cluster's network."""
     out = tmp_path / "sweep"
+    client = f"ray://127.0.0.1:{ray_cluster['client_port']}"
     result = train(
         small_study_csv,
         out,
@@ -323,10 +359,11 @@ def test_a_sweep_ranks_configurations_in_a_table_and_a_plot(ray_cluster, small_s
         "--engine",
         "ray",
         "--address",
-        ray_cluster["address"],
+        client,
         env=ray_cluster["env"],
     )
     summary = json.loads((out / "sweep.json").read_text())
+    assert summary["engine"]["address"] == client
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json", "sweep.md", "sweep.png"]
     rows = summary["rows"]
     assert len(rows) == 2 and len({(r["seed"], r["learning_rate"]) for r in rows}) == 2
