@@ -124,7 +124,7 @@ class DemoSource(FrameSource):
                 continue
             cx, cy, side = self._placement(slot, t)
             for i, box in enumerate(boxes):
-                if math.hypot(box.x + box.w / 2 - cx, box.y + box.h / 2 - cy) < side / 3:
+                if math.dist(box.centre, (cx, cy)) < side / 3:
                     changes_at = (self._step(slot, t) + 1 - slot / self.SLOTS) * self.period
                     return i, changes_at - t
         return None, 0.0
