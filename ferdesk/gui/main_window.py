@@ -13,6 +13,7 @@ import numpy as np
 from PyQt5.QtCore import QSettings, Qt, QTimer, QUrl
 from PyQt5.QtGui import QDesktopServices
 from PyQt5.QtWidgets import (
+    QAction,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -29,20 +30,20 @@ from ferdesk import __version__
 from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CAP, FRAME_RATE_CAPS
 from ferdesk.facelog import FaceLog
 from ferdesk.gui.menus import FACE_DETECTION, SMOOTHING_CHOICES, MenusMixin
-from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
 from ferdesk.gui.personalise import PersonaliseDialog, ask_correction
 from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.retrain import RetrainDialog
+from ferdesk.gui.models_control import ModelsController, model_candidates
 from ferdesk.gui.saving import SavingMixin
 from ferdesk.gui.sources_control import SourcesController
 from ferdesk.gui.summary import SummaryDialog, save_summary
 from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage
 from ferdesk.gui.worker import CpuMeter, PipelineWorker
-from ferdesk.model_card import ModelCard, ModelFolderError, read_card
-from ferdesk.paths import USER_GUIDE, model_folders
+from ferdesk.model_card import ModelCard
+from ferdesk.paths import USER_GUIDE
 from ferdesk.personalise import CORRECTION, SampleSet
-from ferdesk.pipeline import DEFAULT_MODEL, FrameResult, ViewOptions
+from ferdesk.pipeline import FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
 from ferdesk.sources import FramePlace
 
@@ -74,13 +75,9 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.detector_mode = detector if detector in FACE_DETECTION else "auto"
         self.max_fps = self._choice("performance/max_fps", FRAME_RATE_CAPS, FRAME_RATE_CAP)
         self.analyse_every = self._choice("performance/analyse_every", ANALYSE_EVERY_CHOICES, ANALYSE_EVERY)
-        self.card: ModelCard | None = None
         self.last_result = None
         self.selected_track: int | None = None
         self.history_track: int | None = None
-        self.requested_model = model
-        self.model_started = False  # the worker has loaded its start-up model (or given up)
-        self.failed_models: dict[str, str] = {}  # folder -> why it could not be loaded
         self.session_log = FaceLog([], {"app": f"ferdesk {__version__}"})
         self.summary = SessionSummary()
         self.summary_dialog: SummaryDialog | None = None
@@ -190,9 +187,8 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.training_indicator.hide()
         self.statusBar().addPermanentWidget(self.training_indicator)
 
-        self.model_dir: Path | None = None
         self.worker = PipelineWorker(
-            self._model_candidates(model),
+            model_candidates(model, self.settings.value("model")),
             self.view,
             SMOOTHING_CHOICES[self.smoothing_name],
             self.detector_mode,
@@ -207,6 +203,10 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.sources.video_message.connect(self.video.show_message)
         self.sources.opening.connect(lambda: self.pause_action.setChecked(False))
         self.sources.shown.connect(self._on_source_shown)
+        self.models = ModelsController(self.worker, self.settings, model, self)
+        self.models.alert_changed.connect(lambda text: self._set_alert("model", text))
+        self.models.card_changed.connect(self._show_card)
+        self.models.video_message.connect(self._show_model_message)
         self._build_menus()
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -218,11 +218,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.load_timer.timeout.connect(self._measure_load)
         self.load_timer.start()
         self.worker.on_result = self._log_result
-        self.worker.initialized.connect(self._on_initialized)
-        self.worker.init_failed.connect(self._on_init_failed)
         self.worker.result_ready.connect(self._on_result)
-        self.worker.model_changed.connect(self._on_model_changed)
-        self.worker.model_failed.connect(self._on_model_failed)
         self.worker.recording_changed.connect(self._on_recording_changed)
         # Heavy work (MediaPipe, TensorFlow Lite) starts once the window is on screen.
         QTimer.singleShot(0, self._start)
@@ -238,18 +234,6 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         except (TypeError, ValueError):
             return default
         return value if value in choices else default
-
-    def _model_candidates(self, requested: str | None) -> list[Path]:
-        """The model asked for (else the last used), then the default, then every other model folder.
-
-        The worker loads the first that works and reports each one that does not.
-        """
-        first = requested or self.settings.value("model") or None
-        candidates = [Path(first)] if first else []
-        for folder in (DEFAULT_MODEL, *model_folders()):
-            if Path(folder) not in candidates:
-                candidates.append(Path(folder))
-        return candidates
 
     # ---------------------------------------------------------------- problems said in the window
     def _set_alert(self, key: str, text: str | None, action: tuple[str, object] | None = None) -> None:
@@ -288,22 +272,12 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         menu.addAction(self.sequence_action)
 
     def _fill_model_menu(self) -> None:
-        self.model_menu.clear()
-        self.model_actions = {}
-        for folder in model_folders():
-            try:
-                card = read_card(folder)
-            except ModelFolderError:
-                continue
-            failed = str(folder) in self.failed_models
-            action = self.model_menu.addAction(card.summary + (" — could not be loaded" if failed else ""))
-            action.setCheckable(True)
-            action.setChecked(self.card is not None and self.card.folder == card.folder)
-            action.triggered.connect(lambda _=False, f=folder: self.set_model(f))
-            self.model_actions[str(folder)] = action
-        self.model_menu.addSeparator()
+        menu = self.model_menu
+        menu.clear()
+        self.models.add_models_to(menu)
+        menu.addSeparator()
         for action in (self.load_model_action, self.card_action, self.retrain_action, self.personalise_action):
-            self.model_menu.addAction(action)
+            menu.addAction(action)
 
     # ---------------------------------------------------------------- start-up
     def _start(self) -> None:
@@ -372,74 +346,34 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self._change_view(followed=None, redraw=False)
         self._update_status()
 
-    # ---------------------------------------------------------------- models
+    # ---------------------------------------------------------------- models (gui/models_control.py)
+    @property
+    def card(self) -> ModelCard | None:
+        return self.models.card
+
+    @property
+    def model_actions(self) -> dict[str, QAction]:
+        return self.models.actions
+
     def set_model(self, folder) -> None:
-        """Ask the worker for a model; it loads and checks the whole model, and keeps the current one if that fails."""
-        self.worker.set_model(Path(folder))
+        self.models.set_model(folder)
 
     def load_model_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Load a model folder (card.json, model.tflite)")
-        if path:
-            self.set_model(path)
+        self.models.load_folder()
 
-    def _on_initialized(self, card: ModelCard) -> None:
-        self.model_started = True
-        failures = self.alerts.get("model")
-        if failures:
-            self._set_alert("model", f"{failures} Using {card.name} ({card.folder}) instead.")
-        # A model given with --model that failed stays unremembered; a failed last-used one is replaced.
-        self._use_card(card, remember=not (failures and self.requested_model))
-        self.video.show_message("Starting source…")
+    def show_model_info(self) -> None:
+        self.models.show_info()
 
-    def _on_init_failed(self, error: str) -> None:
-        self.model_started = True
-        failures = self.alerts.get("model")  # each candidate's own reason is said already
-        self._set_alert(
-            "model",
-            " ".join(
-                filter(
-                    None,
-                    [
-                        failures,
-                        "No model could be loaded"
-                        + ("" if failures else f" ({error})")
-                        + ": choose one from the Model menu.",
-                    ],
-                )
-            ),
-        )
-        self.video.show_message(f"No usable model: {error}\nUse the Model menu to load a model folder or retrain.")
-        self._update_status()
-
-    def _on_model_changed(self, card: ModelCard) -> None:
-        self._set_alert("model", None)
-        self._use_card(card, remember=True)
-
-    def _use_card(self, card: ModelCard, remember: bool) -> None:
-        self.card = card
-        self.model_dir = card.folder
-        self.failed_models.pop(str(card.folder), None)
-        if remember:
-            self.settings.setValue("model", str(card.folder))
+    def _show_card(self, card: ModelCard) -> None:
         self.probabilities.set_values(card.labels, None, "No face")
         self.history.clear(card.labels)
         self._update_status()
 
-    def _on_model_failed(self, folder: str, error: str) -> None:
-        self.failed_models[str(Path(folder))] = error
-        detail = error.removeprefix(str(Path(folder))).lstrip("/\\: ") or error  # the error often names the folder too
-        problem = f"Cannot load model {folder}: {detail}."
-        if not self.model_started:  # start-up: the worker goes on to the next candidate
-            self._set_alert("model", " ".join(filter(None, [self.alerts.get("model"), problem])))
-        elif self.card is not None:
-            self._set_alert("model", f"{problem} The current model, {self.card.name}, stays in use.")
-        else:
-            self._set_alert("model", f"{problem} No model is loaded: choose another from the Model menu.")
+    def _show_model_message(self, text: str) -> None:
+        self.video.show_message(text)
+        self._update_status()
 
-    def show_model_info(self) -> None:
-        if self.card is not None:
-            ModelInfoDialog(self.card, self).exec_()
-
+    # ---------------------------------------------------------------- training dialogs
     def open_retrain(self) -> None:
         if self.retrain_dialog is None:
             self.retrain_dialog = RetrainDialog(

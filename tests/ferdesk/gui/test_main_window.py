@@ -16,7 +16,7 @@ import numpy as np
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QMessageBox
 
-from ferdesk.gui import main_window, sources_control
+from ferdesk.gui import models_control, sources_control
 from ferdesk.gui.main_window import SMOOTHING_CHOICES
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.model_card import read_card
@@ -170,7 +170,7 @@ def test_a_damaged_last_used_model_falls_back_to_the_default_and_every_model_ent
 ):
     broken = damaged_model(tmp_path)
     gui_settings.setValue("model", str(broken))  # the last-used model, damaged since
-    monkeypatch.setattr(main_window, "model_folders", lambda: [*model_folders(), broken])
+    monkeypatch.setattr(models_control, "model_folders", lambda: [*model_folders(), broken])
     win = start_window(source="demo")
     qtbot.waitUntil(lambda: win.card is not None, timeout=30000)
     text = win.alert.text()
@@ -220,13 +220,13 @@ def test_a_model_whose_card_does_not_match_its_outputs_is_refused_at_start(
 
 def test_with_no_usable_model_at_start_the_model_menu_still_works(start_window, qtbot, monkeypatch, tmp_path, messages):
     broken, also_broken = damaged_model(tmp_path), damaged_model(tmp_path, "also-damaged")
-    monkeypatch.setattr(main_window, "DEFAULT_MODEL", broken)
-    monkeypatch.setattr(main_window, "model_folders", lambda: [also_broken])
+    monkeypatch.setattr(models_control, "DEFAULT_MODEL", broken)
+    monkeypatch.setattr(models_control, "model_folders", lambda: [also_broken])
     win = start_window(source="demo")
     qtbot.waitUntil(lambda: "No model could be loaded" in win.alert.text(), timeout=30000)
     assert str(broken) in win.alert.text() and "also-damaged" in win.alert.text()
     assert win.card is None and "No usable model" in win.video.message and "Model: —" in win.status_label.text()
-    monkeypatch.setattr(main_window, "model_folders", lambda: [STUDY_MODEL])
+    monkeypatch.setattr(models_control, "model_folders", lambda: [STUDY_MODEL])
     win._fill_model_menu()
     win.model_actions[str(STUDY_MODEL)].trigger()
     qtbot.waitUntil(lambda: win.card is not None and win.card.folder == STUDY_MODEL, timeout=30000)
