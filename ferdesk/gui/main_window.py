@@ -1,60 +1,42 @@
-"""The main window: live view, side panel, menus and status bar. It drives PipelineWorker and shows its results."""
+"""The main window: it builds the live view, side panel and status bar, starts PipelineWorker and the controllers
+of its sources (gui/sources_control.py), models (gui/models_control.py) and training dialogs
+(gui/training_control.py), and shows the results. Menus: gui/menus.py; snapshots, recording, export and saving
+before quitting: gui/saving.py."""
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
 from importlib import metadata
-from pathlib import Path
 
 import cv2
 import numpy as np
 from PyQt5.QtCore import QSettings, Qt, QTimer, QUrl
 from PyQt5.QtGui import QDesktopServices
-from PyQt5.QtWidgets import (
-    QAction,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PyQt5.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from ferdesk import __version__
 from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CAP, FRAME_RATE_CAPS
 from ferdesk.facelog import FaceLog
 from ferdesk.gui.menus import FACE_DETECTION, SMOOTHING_CHOICES, MenusMixin
-from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
-from ferdesk.gui.personalise import PersonaliseDialog, ask_correction
-from ferdesk.gui.playback import PlaybackBar
-from ferdesk.gui.retrain import RetrainDialog
 from ferdesk.gui.models_control import ModelsController, model_candidates
+from ferdesk.gui.notices import AlertBar, SourceBanner
+from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
+from ferdesk.gui.personalise import ask_correction
+from ferdesk.gui.playback import PlaybackBar
 from ferdesk.gui.saving import SavingMixin
 from ferdesk.gui.sources_control import SourcesController
-from ferdesk.gui.summary import SummaryDialog, save_summary
+from ferdesk.gui.summary import SummaryDialog
+from ferdesk.gui.training_control import TrainingController
 from ferdesk.gui.views import HistoryPlot, ProbabilityPanel, VideoView, bgr_to_qimage
 from ferdesk.gui.worker import CpuMeter, PipelineWorker
 from ferdesk.model_card import ModelCard
 from ferdesk.paths import USER_GUIDE
-from ferdesk.personalise import CORRECTION, SampleSet
 from ferdesk.pipeline import FrameResult, ViewOptions
 from ferdesk.session import SessionSummary
 from ferdesk.sources import FramePlace
 
 LOAD_POLL_MS = 1000  # how often the status bar's CPU load is measured
-# What Quit offers to save the session as; the first is the default.
-SUMMARY_JSON = "Session summary with each face's timeline (*.json)"
-SUMMARY_CSV = "Session summary, one row per face (*.csv)"
-LOG_CSV = "Face log, every face in every frame (*.csv)"
-LOG_JSON = "Face log, every frame (*.json)"
-
-log = logging.getLogger(__name__)
 
 
 class MainWindow(MenusMixin, SavingMixin, QMainWindow):
@@ -63,6 +45,36 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.settings = settings or QSettings()
         self.setWindowTitle("ferdesk — facial expression recognition")
         self.resize(1180, 720)
+        self._restore_options()
+        self.last_result: FrameResult | None = None
+        self.selected_track: int | None = None  # the face the user clicked
+        self.history_track: int | None = None  # the face the side panel shows
+        self.session_log = FaceLog([], {"app": f"ferdesk {__version__}"})
+        self.summary = SessionSummary()
+        self.summary_dialog: SummaryDialog | None = None
+        self.guide_dialog: UserGuideDialog | None = None
+        self.worker = PipelineWorker(
+            model_candidates(model, self.settings.value("model")),
+            self.view,
+            SMOOTHING_CHOICES[self.smoothing_name],
+            self.detector_mode,
+            self.max_fps,
+            self.analyse_every,
+        )
+        self._build_widgets()
+        self._start_controllers(source, model)
+        self._build_status_bar()
+        self._connect_worker()
+        self._build_menus()
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        # Heavy work (MediaPipe, TensorFlow Lite) starts once the window is on screen.
+        QTimer.singleShot(0, self._start)
+
+    # ---------------------------------------------------------------- building the window
+    def _restore_options(self) -> None:
+        """The view and performance choices of the last session (a value no longer offered gives the default)."""
         self.view = ViewOptions(
             show_boxes=self._bool("view/boxes", True),
             show_labels=self._bool("view/labels", True),
@@ -75,17 +87,9 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.detector_mode = detector if detector in FACE_DETECTION else "auto"
         self.max_fps = self._choice("performance/max_fps", FRAME_RATE_CAPS, FRAME_RATE_CAP)
         self.analyse_every = self._choice("performance/analyse_every", ANALYSE_EVERY_CHOICES, ANALYSE_EVERY)
-        self.last_result = None
-        self.selected_track: int | None = None
-        self.history_track: int | None = None
-        self.session_log = FaceLog([], {"app": f"ferdesk {__version__}"})
-        self.summary = SessionSummary()
-        self.summary_dialog: SummaryDialog | None = None
-        self.retrain_dialog: RetrainDialog | None = None
-        self.own_faces = SampleSet()  # the user's labelled faces for Teach it my face, in memory only
-        self.personalise_dialog: PersonaliseDialog | None = None
-        self.guide_dialog: UserGuideDialog | None = None
 
+    def _build_widgets(self) -> None:
+        """The alert bar and first-run hint over the video (with the playback bar) and the side panel."""
         self.video = VideoView()
         self.video.face_clicked.connect(self._select_face)
         self.video.setContextMenuPolicy(Qt.CustomContextMenu)
@@ -98,37 +102,12 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.playback.play_toggled.connect(lambda playing: self.pause_action.setChecked(not playing))
         self.probabilities = ProbabilityPanel()
         self.history = HistoryPlot()
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.reconnect_button = QPushButton("Reconnect")
-        self.reconnect_button.clicked.connect(self.reconnect)
-        self.demo_button = QPushButton("Switch to demo")
+        self.banner_box = SourceBanner()
+        self.banner, self.demo_button = self.banner_box.label, self.banner_box.demo_button
+        self.banner_box.reconnect_button.clicked.connect(self.reconnect)
         self.demo_button.clicked.connect(lambda: self.set_source("demo"))
-        self.banner_box = QWidget()
-        banner_layout = QVBoxLayout(self.banner_box)
-        banner_layout.addWidget(self.banner)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.reconnect_button)
-        buttons.addWidget(self.demo_button)
-        banner_layout.addLayout(buttons)
-        self.banner_box.hide()
-        # Problems with a model or a source, said in the window (and on stderr) until they no longer hold.
-        self.alerts: dict[str, str] = {}
-        self.alert = QLabel()
-        self.alert.setWordWrap(True)
-        self.alert_action = QPushButton()
-        self.alert_action.hide()
-        self.alert_dismiss = QPushButton("Dismiss")
-        self.alert_dismiss.clicked.connect(lambda: self.alert_box.hide())
-        self.alert_box = QWidget()
-        self.alert_box.setStyleSheet("QWidget#alert { background: #fff3cd; } QLabel { color: #4d3800; }")
-        self.alert_box.setObjectName("alert")
-        self.alert_box.setAttribute(Qt.WA_StyledBackground, True)
-        alert_layout = QHBoxLayout(self.alert_box)
-        alert_layout.addWidget(self.alert, 1)
-        alert_layout.addWidget(self.alert_action)
-        alert_layout.addWidget(self.alert_dismiss)
-        self.alert_box.hide()
+        self.alert_box = AlertBar()
+        self.alert, self.alert_action = self.alert_box.label, self.alert_box.action
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(self.probabilities, 3)
@@ -157,6 +136,26 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         central_layout.addWidget(self.first_run_hint)
         central_layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
+
+    def _start_controllers(self, source: str | None, model: str | None) -> None:
+        """Sources, models and training dialogs: each keeps its own state and says through signals what to show."""
+        sequence = self._bool("images/sequence", False)
+        self.sources = SourcesController(self.worker, self.settings, self.playback, source, sequence, self)
+        self.sources.alert_changed.connect(lambda text, action: self.alert_box.say("source", text, action))
+        self.sources.banner_changed.connect(self.banner_box.say)
+        self.sources.video_message.connect(self.video.show_message)
+        self.sources.opening.connect(lambda: self.pause_action.setChecked(False))
+        self.sources.shown.connect(self._on_source_shown)
+        self.models = ModelsController(self.worker, self.settings, model, self)
+        self.models.alert_changed.connect(lambda text: self.alert_box.say("model", text))
+        self.models.card_changed.connect(self._show_card)
+        self.models.video_message.connect(self._show_model_message)
+        self.training = TrainingController(self.settings, lambda: self.card, self)
+        self.training.model_ready.connect(self.set_model)
+        self.own_faces = self.training.own_faces  # the user's labelled faces for Teach it my face, in memory only
+
+    def _build_status_bar(self) -> None:
+        """What is on screen and how fast; the last file saved; recording; a training run going on."""
         self.status_label = QLabel("Loading…")
         self.statusBar().addWidget(self.status_label, 1)
         # The last file saved, with a link to its folder.
@@ -173,55 +172,24 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.statusBar().addPermanentWidget(self.rec_label)
         self.rec_timer = QTimer(self, interval=500)
         self.rec_timer.timeout.connect(self._show_recording_time)
-        # A training run goes on when its dialog is closed: its progress shows here, and a click brings it back.
-        self.training_button = QPushButton()
-        self.training_button.setFlat(True)
-        self.training_button.setToolTip("Show the Retrain dialog")
-        self.training_button.clicked.connect(self.open_retrain)
-        self.training_bar = QProgressBar(maximumWidth=120, maximumHeight=14, textVisible=False)
-        self.training_indicator = QWidget()
-        indicator_layout = QHBoxLayout(self.training_indicator)
-        indicator_layout.setContentsMargins(0, 0, 0, 0)
-        indicator_layout.addWidget(self.training_button)
-        indicator_layout.addWidget(self.training_bar)
-        self.training_indicator.hide()
+        self.training_indicator = self.training.indicator
+        self.training_button, self.training_bar = self.training_indicator.button, self.training_indicator.bar
         self.statusBar().addPermanentWidget(self.training_indicator)
-
-        self.worker = PipelineWorker(
-            model_candidates(model, self.settings.value("model")),
-            self.view,
-            SMOOTHING_CHOICES[self.smoothing_name],
-            self.detector_mode,
-            self.max_fps,
-            self.analyse_every,
-        )
-        self.sources = SourcesController(
-            self.worker, self.settings, self.playback, source, self._bool("images/sequence", False), self
-        )
-        self.sources.alert_changed.connect(lambda text, action: self._set_alert("source", text, action))
-        self.sources.banner_changed.connect(self._show_banner)
-        self.sources.video_message.connect(self.video.show_message)
-        self.sources.opening.connect(lambda: self.pause_action.setChecked(False))
-        self.sources.shown.connect(self._on_source_shown)
-        self.models = ModelsController(self.worker, self.settings, model, self)
-        self.models.alert_changed.connect(lambda text: self._set_alert("model", text))
-        self.models.card_changed.connect(self._show_card)
-        self.models.video_message.connect(self._show_model_message)
-        self._build_menus()
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-
         self.cpu_meter = CpuMeter()
         self.cpu_percent: float | None = None  # of all cores, over the last LOAD_POLL_MS
         self.load_timer = QTimer(self, interval=LOAD_POLL_MS)
         self.load_timer.timeout.connect(self._measure_load)
         self.load_timer.start()
+
+    def _connect_worker(self) -> None:
+        """The worker's results and recording reach the window (its source and model signals go to the controllers)."""
         self.worker.on_result = self._log_result
         self.worker.result_ready.connect(self._on_result)
         self.worker.recording_changed.connect(self._on_recording_changed)
-        # Heavy work (MediaPipe, TensorFlow Lite) starts once the window is on screen.
-        QTimer.singleShot(0, self._start)
+
+    def _start(self) -> None:
+        self.worker.start()
+        self.sources.start()
 
     # ---------------------------------------------------------------- settings helpers
     def _bool(self, key: str, default: bool) -> bool:
@@ -234,28 +202,6 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         except (TypeError, ValueError):
             return default
         return value if value in choices else default
-
-    # ---------------------------------------------------------------- problems said in the window
-    def _set_alert(self, key: str, text: str | None, action: tuple[str, object] | None = None) -> None:
-        """Show (or with None, clear) the problem of one kind; each new text is also logged (to stderr)."""
-        if text is None:
-            self.alerts.pop(key, None)
-        elif self.alerts.get(key) != text:
-            before = self.alerts.get(key, "")
-            self.alerts[key] = text
-            added = text[len(before) :].strip() if before and text.startswith(before) else text
-            log.warning("%s", added)
-        if key == "source":
-            try:
-                self.alert_action.clicked.disconnect()
-            except TypeError:  # nothing connected
-                pass
-            self.alert_action.setVisible(action is not None)
-            if action is not None:
-                self.alert_action.setText(action[0])
-                self.alert_action.clicked.connect(action[1])
-        self.alert.setText("\n".join(self.alerts[k] for k in ("model", "source") if k in self.alerts))
-        self.alert_box.setVisible(bool(self.alerts))
 
     # ---------------------------------------------------------------- menus (built in gui/menus.py)
     def _fill_source_menu(self) -> None:
@@ -279,31 +225,13 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         for action in (self.load_model_action, self.card_action, self.retrain_action, self.personalise_action):
             menu.addAction(action)
 
-    # ---------------------------------------------------------------- start-up
-    def _start(self) -> None:
-        self.worker.start()
-        self.sources.start()
-
     # ---------------------------------------------------------------- sources (gui/sources_control.py)
-    @property
-    def source_spec(self) -> str:
-        return self.sources.spec
-
-    @property
-    def source_fallback(self) -> str:
-        return self.sources.fallback
-
-    @property
-    def last_place(self) -> FramePlace:
-        return self.sources.place
-
-    @property
-    def camera_poll(self) -> QTimer:
-        return self.sources.camera_poll
-
-    @property
-    def camera_dialog(self):
-        return self.sources.camera_dialog
+    # What menus.py and the tests use of the window's source, passed on to the controller.
+    source_spec = property(lambda self: self.sources.spec)
+    source_fallback = property(lambda self: self.sources.fallback)
+    last_place = property(lambda self: self.sources.place)
+    camera_poll = property(lambda self: self.sources.camera_poll)
+    camera_dialog = property(lambda self: self.sources.camera_dialog)
 
     def set_source(self, spec: str, fallback: str = "", start: int = 0) -> bool:
         return self.sources.open(spec, fallback, start)
@@ -331,14 +259,6 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
     def open_folder(self) -> None:
         self.sources.open_folder()
 
-    def _show_banner(self, text: str | None) -> None:
-        """The banner over the side panel: a source that stopped or ended, with Reconnect and Switch to demo."""
-        if text is None:
-            self.banner_box.hide()
-        else:
-            self.banner.setText(text)
-            self.banner_box.show()
-
     def _on_source_shown(self) -> None:
         self.history.clear()
         self.selected_track = None
@@ -347,13 +267,8 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self._update_status()
 
     # ---------------------------------------------------------------- models (gui/models_control.py)
-    @property
-    def card(self) -> ModelCard | None:
-        return self.models.card
-
-    @property
-    def model_actions(self) -> dict[str, QAction]:
-        return self.models.actions
+    card = property(lambda self: self.models.card)  # the model in use; None while none is loaded
+    model_actions = property(lambda self: self.models.actions)
 
     def set_model(self, folder) -> None:
         self.models.set_model(folder)
@@ -373,33 +288,17 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.video.show_message(text)
         self._update_status()
 
-    # ---------------------------------------------------------------- training dialogs
-    def open_retrain(self) -> None:
-        if self.retrain_dialog is None:
-            self.retrain_dialog = RetrainDialog(
-                self, data_path=str(self.settings.value("retrain/data", "")), settings=self.settings
-            )
-            self.retrain_dialog.model_ready.connect(self.set_model)
-            self.retrain_dialog.progress_changed.connect(self._show_training)
-            self.retrain_dialog.running_changed.connect(self._training_running)
-        if not self.retrain_dialog.running():
-            self.retrain_dialog.set_start_model(self.card)
-            self.training_indicator.hide()  # a finished run's result is seen now
-        self.retrain_dialog.show()
-        self.retrain_dialog.raise_()
-        self.retrain_dialog.activateWindow()
+    # ---------------------------------------------------------------- training dialogs (gui/training_control.py)
+    retrain_dialog = property(
+        lambda self: self.training.retrain_dialog, lambda self, dialog: setattr(self.training, "retrain_dialog", dialog)
+    )
+    personalise_dialog = property(lambda self: self.training.personalise_dialog)
 
-    def _personalise(self) -> PersonaliseDialog:
-        if self.personalise_dialog is None:
-            self.personalise_dialog = PersonaliseDialog(self.own_faces, lambda: self.card, self)
-            self.personalise_dialog.model_ready.connect(self.set_model)
-        return self.personalise_dialog
+    def open_retrain(self) -> None:
+        self.training.open_retrain()
 
     def open_personalise(self) -> None:
-        self._personalise()
-        self.personalise_dialog.show()
-        self.personalise_dialog.raise_()
-        self.personalise_dialog.activateWindow()
+        self.training.open_personalise()
 
     def _correct_face(self, pos) -> None:
         """Right-click on a face: "This is actually …" adds its crop, so labelled, to Teach it my face's samples."""
@@ -409,26 +308,12 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         emotion = ask_correction(self, result.labels, self.video.mapToGlobal(pos))
         if emotion is None:
             return
-        self.own_faces.add_face(result.frame, face, emotion, CORRECTION, result.timestamp)
-        if self.personalise_dialog is not None:
-            self.personalise_dialog.refresh()
+        self.training.add_correction(result, face, emotion)
         self.statusBar().showMessage(
             f"Face #{face.track_id} added as {emotion} to your samples "
             f"({len(self.own_faces)}): Model > Teach it my face…",
             8000,
         )
-
-    def _show_training(self, text: str, fraction: float) -> None:
-        running = self.retrain_dialog is not None and self.retrain_dialog.running()
-        self.training_button.setText(f"⏳ {text}" if running else f"{text} — show")
-        self.training_bar.setRange(0, 0 if fraction < 0 else 1000)  # busy until the first fit starts
-        self.training_bar.setValue(max(0, int(fraction * 1000)))
-        self.training_bar.setVisible(running)
-
-    def _training_running(self, running: bool) -> None:
-        """Shown from Start on; after the run, only while its result is still unseen (the dialog closed)."""
-        dialog_open = self.retrain_dialog is not None and self.retrain_dialog.isVisible()
-        self.training_indicator.setVisible(running or not dialog_open)
 
     # ---------------------------------------------------------------- results
     def _log_result(self, result: FrameResult, place: FramePlace) -> None:
@@ -467,8 +352,8 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.sources.show_place(shown.place)
         self.video.show_frame(bgr_to_qimage(result.annotated), result.faces)
         face = self._shown_face(result.faces)
-        if self.personalise_dialog is not None and shown.analysed:  # its capture takes crops of this face
-            self.personalise_dialog.offer(result, face)
+        if shown.analysed:  # Teach it my face's capture takes crops of this face
+            self.training.offer(result, face)
         if face is None:
             self.probabilities.set_values(result.labels, None, "No face in view")
         else:
@@ -577,89 +462,14 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
     def show_about(self) -> None:
         QMessageBox.about(self, "About ferdesk", self.about_text())
 
-    # ---------------------------------------------------------------- shutdown
-    def confirm_quit(self) -> bool:
-        """Ask first when quitting would stop a training run or lose session data not yet saved."""
-        if self.retrain_dialog is not None and self.retrain_dialog.running():
-            answer = QMessageBox.question(
-                self,
-                "Quit ferdesk",
-                "A training run is still going. Quitting cancels it and keeps nothing of it. Quit anyway?",
-                QMessageBox.Yes | QMessageBox.No,
-                QMessageBox.No,
-            )
-            if answer != QMessageBox.Yes:
-                return False
-        lost = self.unsaved_work()
-        if not lost:
-            return True
-        answer = QMessageBox.question(
-            self,
-            "Quit ferdesk",
-            "This session has not been saved:\n• "
-            + "\n• ".join(lost)
-            + "\n\nSave before quitting? Discard quits without saving; Cancel keeps ferdesk open.",
-            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
-            QMessageBox.Save,
-        )
-        if answer == QMessageBox.Save:
-            return self.save_unsaved_work()
-        return answer == QMessageBox.Discard
-
-    def _unexported_faces(self) -> int:
-        """Face rows neither the face log nor the summary has been exported with since they came."""
-        return self.session_log.unexported_faces if self.summary.changed else 0
-
-    def unsaved_work(self) -> list[str]:
-        """What quitting now would lose, in words: faces not exported, pictures for Teach it my face not saved."""
-        lost = []
-        rows = self._unexported_faces()
-        if rows:
-            sources = list(dict.fromkeys(name for name, _ in self.summary.sources))
-            lost.append(f"{rows:,} face rows (from {', '.join(sources)}): the face log and the summary")
-        if self.own_faces.changed and len(self.own_faces):
-            count = len(self.own_faces)
-            lost.append(f"{count} picture{'s' if count > 1 else ''} of your face for Teach it my face")
-        return lost
-
-    def save_unsaved_work(self) -> bool:
-        """Ask where to save each unsaved thing; False when one is not saved (a dialog cancelled, a write failed)."""
-        if self._unexported_faces():
-            path, chosen = QFileDialog.getSaveFileName(
-                self,
-                "Save this session",
-                "ferdesk-session.json",
-                ";;".join((SUMMARY_JSON, SUMMARY_CSV, LOG_CSV, LOG_JSON)),
-            )
-            if not path:
-                return False
-            saved = (
-                self.write_log(Path(path))
-                if chosen in (LOG_CSV, LOG_JSON)
-                else save_summary(self, self.summary, Path(path))
-            )
-            if not saved:
-                return False
-        if self.own_faces.changed and len(self.own_faces):
-            self._personalise().save_samples()  # its own folder dialog; it marks the samples saved
-            return not self.own_faces.changed
-        return True
-
-    def quit_asking(self) -> None:
-        if self.confirm_quit():
-            self.summary.changed = False  # asked once: the close that follows does not ask again
-            self.close()
-
+    # ---------------------------------------------------------------- shutdown (asking first: gui/saving.py)
     def closeEvent(self, event) -> None:
         if event.spontaneous() and not self.confirm_quit():  # the window's close button (a program's close() is not)
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
         self.sources.remember()
-        if self.retrain_dialog is not None:
-            self.retrain_dialog.shutdown()
-        if self.personalise_dialog is not None:
-            self.personalise_dialog.shutdown()
+        self.training.shutdown()
         if self.record_action.isChecked():
             self.worker.stop_recording()
         self.worker.stop()

@@ -1,4 +1,5 @@
-"""What the window saves: snapshots, the recording of the annotated video, the face log (a mixin of MainWindow).
+"""What the window saves: snapshots, the recording of the annotated video, the face log, and before quitting what
+would be lost (a mixin of MainWindow).
 
 Files land in a default folder with timestamped names (no dialog needed), each confirmed with its path and a link
 that opens its folder.
@@ -15,9 +16,15 @@ from PyQt5.QtCore import QStandardPaths
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import QFileDialog, QMessageBox
 
+from ferdesk.gui.summary import save_summary
 from ferdesk.gui.views import clock
 
 REC_COLOR = QColor(230, 40, 40)
+# What Quit offers to save the session as; the first is the default.
+SUMMARY_JSON = "Session summary with each face's timeline (*.json)"
+SUMMARY_CSV = "Session summary, one row per face (*.csv)"
+LOG_CSV = "Face log, every face in every frame (*.csv)"
+LOG_JSON = "Face log, every frame (*.json)"
 
 
 def default_snapshot_folder() -> Path:
@@ -36,7 +43,8 @@ def timestamped_path(folder: Path, prefix: str, suffix: str) -> Path:
 
 
 class SavingMixin:
-    """Snapshots, recording and the face-log export of MainWindow (uses its settings, worker, actions and notice)."""
+    """Snapshots, recording, the face-log export and saving before quitting, for MainWindow (uses its settings,
+    worker, actions, notice, session log and summary, and its training dialogs)."""
 
     def snapshot_folder(self) -> Path:
         return Path(str(self.settings.value("snapshots/folder", "") or default_snapshot_folder()))
@@ -144,3 +152,76 @@ class SavingMixin:
             return False
         self.show_saved(path)
         return True
+
+    # ---------------------------------------------------------------- before quitting
+    def confirm_quit(self) -> bool:
+        """Ask first when quitting would stop a training run or lose session data not yet saved."""
+        if self.training.retraining():
+            answer = QMessageBox.question(
+                self,
+                "Quit ferdesk",
+                "A training run is still going. Quitting cancels it and keeps nothing of it. Quit anyway?",
+                QMessageBox.Yes | QMessageBox.No,
+                QMessageBox.No,
+            )
+            if answer != QMessageBox.Yes:
+                return False
+        lost = self.unsaved_work()
+        if not lost:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Quit ferdesk",
+            "This session has not been saved:\n• "
+            + "\n• ".join(lost)
+            + "\n\nSave before quitting? Discard quits without saving; Cancel keeps ferdesk open.",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
+            QMessageBox.Save,
+        )
+        if answer == QMessageBox.Save:
+            return self.save_unsaved_work()
+        return answer == QMessageBox.Discard
+
+    def _unexported_faces(self) -> int:
+        """Face rows neither the face log nor the summary has been exported with since they came."""
+        return self.session_log.unexported_faces if self.summary.changed else 0
+
+    def unsaved_work(self) -> list[str]:
+        """What quitting now would lose, in words: faces not exported, pictures for Teach it my face not saved."""
+        lost = []
+        rows = self._unexported_faces()
+        if rows:
+            sources = list(dict.fromkeys(name for name, _ in self.summary.sources))
+            lost.append(f"{rows:,} face rows (from {', '.join(sources)}): the face log and the summary")
+        if self.own_faces.changed and len(self.own_faces):
+            count = len(self.own_faces)
+            lost.append(f"{count} picture{'s' if count > 1 else ''} of your face for Teach it my face")
+        return lost
+
+    def save_unsaved_work(self) -> bool:
+        """Ask where to save each unsaved thing; False when one is not saved (a dialog cancelled, a write failed)."""
+        if self._unexported_faces():
+            path, chosen = QFileDialog.getSaveFileName(
+                self,
+                "Save this session",
+                "ferdesk-session.json",
+                ";;".join((SUMMARY_JSON, SUMMARY_CSV, LOG_CSV, LOG_JSON)),
+            )
+            if not path:
+                return False
+            saved = (
+                self.write_log(Path(path))
+                if chosen in (LOG_CSV, LOG_JSON)
+                else save_summary(self, self.summary, Path(path))
+            )
+            if not saved:
+                return False
+        if self.own_faces.changed and len(self.own_faces):
+            self.training.personalise().save_samples()  # its own folder dialog; it marks the samples saved
+            return not self.own_faces.changed
+        return True
+
+    def quit_asking(self) -> None:
+        if self.confirm_quit():
+            self.summary.changed = False  # asked once: the close that follows does not ask again
+            self.close()

@@ -20,7 +20,7 @@ from gui_helpers import patch_dialog
 from gui_helpers import on_screen
 from gui_helpers import demo_photos
 
-from ferdesk.gui import main_window
+from ferdesk.gui import saving
 
 
 def ask(monkeypatch, choice):
@@ -112,7 +112,7 @@ def test_quit_asks_about_unexported_rows_and_unsaved_pictures_and_cancel_keeps_t
 
     asked = ask(monkeypatch, QMessageBox.Save)
     log, samples = tmp_path / "kept.csv", tmp_path / "samples"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(log), main_window.LOG_CSV)))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(log), saving.LOG_CSV)))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(samples)))
     window.quit_action.trigger()
     assert len(asked) == 1 and not window.isVisible()
@@ -140,7 +140,7 @@ def test_the_ferdesk_command_logs_the_windows_alerts_to_stderr():
     """Problems the window shows are logged; the entry point sends the log to stderr."""
     code = (
         "import logging; from ferdesk.cli import configure_logging; configure_logging(); "
-        "logging.getLogger('ferdesk.gui.main_window').warning('Cannot open camera 7')"
+        "logging.getLogger('ferdesk.gui.notices').warning('Cannot open camera 7')"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "ferdesk: WARNING: Cannot open camera 7\n"
