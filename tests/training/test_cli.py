@@ -180,6 +180,7 @@ def test_interrupted_run_leaves_nothing(small_study_csv, tmp_path, sig):
     assert not out.exists() and not list(tmp_path.glob(".cancelled*"))
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_killed_run_resumes_from_its_checkpoint(small_study_csv, tmp_path):
     out, checkpoints = tmp_path / "resumed", tmp_path / "checkpoints"
     command = [
@@ -225,6 +226,7 @@ def test_killed_run_resumes_from_its_checkpoint(small_study_csv, tmp_path):
     assert not list(checkpoints.rglob("*.weights.h5")), "a finished fit deletes its backup"
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_model, small_study_csv, tmp_path):
     start = tiny_cnn_model
     base = [
@@ -356,6 +358,7 @@ def faces_folder(root, sample_csv, emotions: str):
     return root
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_without_emotions_trains_those_the_data_has(sample_csv, tmp_path):
     """A folder with happy/ and sad/ only: a two-emotion model, said so, from the baseline and a CNN alike."""
     data, out = faces_folder(tmp_path / "faces", sample_csv, "happy,sad"), tmp_path / "model"

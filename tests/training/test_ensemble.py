@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 
 import numpy as np
@@ -77,6 +78,7 @@ def test_ensemble_can_turn_flip_averaging_on(tiny_cnn_model, trained_model, smal
     assert evaluate(out, small_study_csv, "PublicTest")["accuracy"] == card.metrics["test_accuracy"]
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_ensemble_refuses_members_that_cannot_be_averaged(tiny_cnn_model, trained_model, small_study_csv, tmp_path):
     def ensemble(*members, out=tmp_path / "ens"):
         return run_cli("-m", "training.ensemble", *map(str, members), "--data", str(small_study_csv), "--out", str(out))

@@ -56,6 +56,7 @@ def test_shipped_default_is_an_ensemble_whose_first_member_is_a_fine_tuning_star
     assert any(not (m / "model.tflite").is_file() for m in (DEFAULT_MODEL / "members").iterdir())
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_shipped_model_files_score_what_their_cards_say_on_the_full_test_split(full_csv):
     """The app's classifier on every shipped model file, all of PublicTest: the card's figure, and 70% for the default."""
     from ferdesk.model_card import read_card

@@ -6,6 +6,7 @@ only the retraining ones do.
 
 from __future__ import annotations
 
+import pytest
 from gui_helpers import GRACE_HOPPER, STUDY_MODEL, configure_retrain, damaged_model, patch_dialog, wait_for_frames
 import csv
 import json
@@ -316,6 +317,7 @@ def test_the_demo_chosen_by_the_user_is_remembered(window, gui_settings, qtbot, 
     assert not messages
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_retrain_completes_shows_report_and_switches_model(window, qtbot, small_study_csv, messages):
     old = window.card.folder
     window.retrain_action.trigger()
@@ -360,6 +362,7 @@ def test_retrain_can_fine_tune_the_model_in_use(window, qtbot, tiny_cnn_model, s
     assert not messages
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_an_ensemble_runs_live_but_is_not_offered_as_a_fine_tuning_start(window, qtbot, tiny_ensemble_model, messages):
     window.set_model(tiny_ensemble_model)
     qtbot.waitUntil(lambda: window.worker.pipeline.classifier.card.folder == tiny_ensemble_model, timeout=30000)

@@ -8,6 +8,7 @@ that emotion. Fixtures come from conftest.py; the window runs the shipped sad/su
 
 from __future__ import annotations
 
+import pytest
 from gui_helpers import on_screen, wait_for_frames
 import os
 import re
@@ -42,6 +43,7 @@ def open_dialog(win, tmp_path):
     return dialog
 
 
+@pytest.mark.slow  # over 30 s on 2 cores
 def test_teach_it_my_face_on_the_demo_from_capture_to_a_fine_tuned_model(window, qtbot, tmp_path, messages):
     dialog = open_dialog(window, tmp_path)
     assert window.personalise_action in window.model_menu.actions()
