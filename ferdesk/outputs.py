@@ -24,9 +24,15 @@ log = logging.getLogger(__name__)
 MARK = ".partial-"
 
 
+COMPOUND_SUFFIXES = (".weights.h5",)  # Keras refuses to write weights to a name without the whole ending
+
+
 def _split(final: Path, is_dir: bool) -> tuple[str, str]:
     """(stem, suffix) of a final name; a folder keeps its whole name (models/cnn.v2 is not a .v2 file)."""
-    return (final.name, "") if is_dir else (final.stem, final.suffix)
+    if is_dir:
+        return final.name, ""
+    suffix = next((s for s in COMPOUND_SUFFIXES if final.name.endswith(s)), final.suffix)
+    return final.name[: len(final.name) - len(suffix)], suffix
 
 
 def staging_path(final: str | os.PathLike, is_dir: bool = False) -> Path:

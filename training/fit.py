@@ -18,6 +18,7 @@ import numpy as np
 from ferdesk.preprocess import to_model_input
 from training import interrupts
 from training.augment import host_batches, keras_augmenter
+from training.backup import backup_callback
 from training.models import BASELINE, build_cnn, is_zoo_cnn, logreg_to_keras, make_logreg
 from training.progress import Progress
 
@@ -232,7 +233,7 @@ def fit_cnn(
         if settings.checkpoint_dir:
             # Keras restores weights, optimizer state and the epoch count, and deletes the backup once the fit ends.
             backup = Path(settings.checkpoint_dir) / f"{name}-{stage}-{fold}"
-            callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup)))
+            callbacks.insert(0, backup_callback(backup, progress, f"{name} {stage} {fold}"))
         progress.fit_started(name, stage, fold, folds, settings.epochs)
         start = time.perf_counter()
         with warnings.catch_warnings(), interrupts.deferred_during_fit():

@@ -155,3 +155,9 @@ def test_leftovers_of_a_killed_process_are_found_and_only_they_are_removed(tmp_p
     assert [p.name for p in removed] == [n for n in left if n.startswith(".run [1]")]
     assert [p.name for p in outputs.remove_leftovers(tmp_path / "log.csv")] == [n for n in left if "log" in n]
     assert names(tmp_path) == [".run 1.partial-7", "log.json", "run 1"]
+
+
+def test_a_staging_file_keeps_the_whole_ending_a_writer_checks(tmp_path):
+    # Keras writes weights only to a name ending .weights.h5; an image writer picks its codec from the last suffix.
+    assert outputs.staging_path(tmp_path / "latest.weights.h5").name == f".latest.partial-{os.getpid()}.weights.h5"
+    assert outputs.staging_path(tmp_path / "a.b.png").name == f".a.b.partial-{os.getpid()}.png"

@@ -1,0 +1,86 @@
+"""Fit backups survive a kill at any moment: mid-save, or torn by an older trainer."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import pytest
+
+from training.backup import readable
+from training.data import load_fer_csv
+from training.fit import FitSettings, fit_cnn
+from training.progress import Progress
+
+
+class Recorder(Progress):
+    def __init__(self):
+        super().__init__("quiet")
+        self.events: list[tuple] = []
+
+    def message(self, text):
+        self.events.append(("message", text))
+
+    def resumed(self, model, stage, fold, folds, epochs_done, epochs):
+        self.events.append(("resumed", epochs_done))
+
+    def epoch_done(self, model, stage, fold, folds, epoch, epochs, metrics):
+        self.events.append(("epoch", epoch))
+
+
+class KilledMidSave(Exception):
+    pass
+
+
+@pytest.fixture
+def halves(sample_csv):
+    data = load_fer_csv(sample_csv)
+    half = len(data.labels) // 2
+    return (data.images[:half], data.labels[:half]), (data.images[half:], data.labels[half:])
+
+
+def fit(halves, checkpoints, progress, epochs=3):
+    settings = FitSettings(epochs=epochs, patience=epochs, batch_size=32, checkpoint_dir=str(checkpoints))
+    return fit_cnn("cnn_small", 7, *halves, settings, progress, stage="final")
+
+
+def test_a_kill_during_a_save_leaves_the_last_backup_to_resume_from(halves, tmp_path, monkeypatch):
+    save_weights = keras.Model.save_weights
+    saves = []
+
+    def dies_half_way_through_the_second_save(self, filepath, *args, **kwargs):
+        saves.append(filepath)
+        if len(saves) == 2:
+            save_weights(self, filepath, *args, **kwargs)
+            with open(filepath, "r+b") as file:  # what SIGKILL in the middle of the write leaves
+                file.truncate(file.seek(0, 2) // 3)
+            raise KilledMidSave
+        return save_weights(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save_weights", dies_half_way_through_the_second_save)
+    with pytest.raises(KilledMidSave):
+        fit(halves, tmp_path, Recorder())
+    monkeypatch.undo()
+
+    backup = tmp_path / "cnn_small-final-0"
+    assert readable(backup), "the epoch-1 backup must still load"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 1
+
+    progress = Recorder()
+    result = fit(halves, tmp_path, progress)
+    assert ("resumed", 1) in progress.events and [e for e in progress.events if e[0] == "epoch"][-1] == ("epoch", 3)
+    assert result.model is not None and not backup.exists(), "a finished fit deletes its backup"
+
+
+def test_a_torn_backup_from_an_older_trainer_is_set_aside_and_the_fit_starts_afresh(halves, tmp_path):
+    backup = tmp_path / "cnn_small-final-0"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(200))  # a signature and nothing more
+    (backup / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    assert not readable(backup)
+
+    progress = Recorder()
+    fit(halves, tmp_path, progress, epochs=2)
+    messages = [text for kind, text in progress.events if kind == "message"]
+    assert any("could not be read; fitting from the start" in text for text in messages), progress.events
+    assert [e for e in progress.events if e[0] != "message"] == [("epoch", 1), ("epoch", 2)]
