@@ -20,6 +20,9 @@ from training.progress import Progress
 @pytest.fixture
 def trainer_handlers():
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # pytest started as a shell's background job inherits SIGINT ignored, and install() rightly keeps that; these
+    # tests are about a foreground trainer, which a user's Ctrl-C reaches.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupts.install()
     yield
     for s, handler in saved.items():
