@@ -203,28 +203,6 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
             return default
         return value if value in choices else default
 
-    # ---------------------------------------------------------------- menus (built in gui/menus.py)
-    def _fill_source_menu(self) -> None:
-        menu = self.source_menu
-        menu.clear()
-        self.sources.add_cameras_to(menu)
-        menu.addAction(self.demo_action)
-        menu.addSeparator()
-        menu.addAction(self.pause_action)
-        menu.addAction(self.reconnect_action)
-        menu.addSeparator()
-        menu.addAction(self.previous_image_action)
-        menu.addAction(self.next_image_action)
-        menu.addAction(self.sequence_action)
-
-    def _fill_model_menu(self) -> None:
-        menu = self.model_menu
-        menu.clear()
-        self.models.add_models_to(menu)
-        menu.addSeparator()
-        for action in (self.load_model_action, self.card_action, self.retrain_action, self.personalise_action):
-            menu.addAction(action)
-
     # ---------------------------------------------------------------- sources (gui/sources_control.py)
     # What menus.py and the tests use of the window's source, passed on to the controller.
     source_spec = property(lambda self: self.sources.spec)
@@ -432,11 +410,6 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
 
     def toggle_full_screen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
-
-    def show_shortcuts(self) -> None:
-        box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts", self.shortcuts_text(), parent=self)
-        box.setStyleSheet("QLabel { font-family: monospace; }")
-        box.exec_()
 
     def about_text(self) -> str:
         def version(name: str) -> str:

@@ -3,7 +3,7 @@ Help > Keyboard shortcuts text made from them. The handlers live in the window a
 
 from __future__ import annotations
 
-from PyQt5.QtWidgets import QAction, QActionGroup
+from PyQt5.QtWidgets import QAction, QActionGroup, QMessageBox
 
 from ferdesk.defaults import ANALYSE_EVERY_CHOICES, FRAME_RATE_CAPS, SMOOTHING
 
@@ -20,7 +20,7 @@ FACE_DETECTION = {
 
 
 class MenusMixin:
-    """Builds MainWindow's menu bar; the source and model menus are refilled by the window as things change."""
+    """Builds MainWindow's menu bar, and refills the source and model menus when the window asks (cameras or models changed)."""
 
     def _action(
         self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False, checked: bool = False
@@ -169,3 +169,30 @@ class MenusMixin:
             if line not in rows:
                 rows.append(line)
         return "\n".join(sorted(set(rows)))
+
+    # The source and model menus change with the cameras plugged in and the model folders found.
+    def _fill_source_menu(self) -> None:
+        menu = self.source_menu
+        menu.clear()
+        self.sources.add_cameras_to(menu)
+        menu.addAction(self.demo_action)
+        menu.addSeparator()
+        menu.addAction(self.pause_action)
+        menu.addAction(self.reconnect_action)
+        menu.addSeparator()
+        menu.addAction(self.previous_image_action)
+        menu.addAction(self.next_image_action)
+        menu.addAction(self.sequence_action)
+
+    def _fill_model_menu(self) -> None:
+        menu = self.model_menu
+        menu.clear()
+        self.models.add_models_to(menu)
+        menu.addSeparator()
+        for action in (self.load_model_action, self.card_action, self.retrain_action, self.personalise_action):
+            menu.addAction(action)
+
+    def show_shortcuts(self) -> None:
+        box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts", self.shortcuts_text(), parent=self)
+        box.setStyleSheet("QLabel { font-family: monospace; }")
+        box.exec_()
