@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_FULL_DATA, SAMPLE_CSV, full_data_path, run_cli, take_rows, write_csv
+from helpers import DEFAULT_FULL_DATA, SAMPLE_CSV, TESTS_DIR, full_data_path, run_cli, take_rows, write_csv
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if not os.environ.get("DISPLAY"):
@@ -136,7 +136,7 @@ def tiny_ensemble_model(tiny_cnn_model, trained_model, small_study_csv, tmp_path
 def pytest_collection_modifyitems(config, items):
     """Markers from where a test lives and what it uses: `gui` for tests/ferdesk/gui/, `needs_data` for any test
     that asks (directly or through another fixture) for the full FER2013 file."""
-    gui_dir = Path(__file__).resolve().parent / "ferdesk" / "gui"
+    gui_dir = TESTS_DIR / "ferdesk" / "gui"
     for item in items:
         if gui_dir in Path(item.fspath).resolve().parents:
             item.add_marker(pytest.mark.gui)
