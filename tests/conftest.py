@@ -9,7 +9,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_FULL_DATA, SAMPLE_CSV, TESTS_DIR, full_data_path, run_cli, take_rows, write_csv
+from helpers import (
+    DEFAULT_FULL_DATA,
+    SAMPLE_CSV,
+    TESTS_DIR,
+    full_data_path,
+    run_cli,
+    take_rows,
+    train_args,
+    write_csv,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if not os.environ.get("DISPLAY"):
@@ -67,23 +76,16 @@ def tiny_cnn_model(small_study_csv, tmp_path_factory) -> Path:
     """The smallest CNN fitted for one epoch on real sad/surprise faces: a start model for fine-tuning."""
     out = tmp_path_factory.mktemp("runs") / "tiny-cnn"
     result = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "sad,surprise",
-        "--models",
-        "cnn_small",
-        "--folds",
-        "0",
-        "--epochs",
-        "1",
-        "--no-augment",
-        "--out",
-        str(out),
-        "--progress",
-        "quiet",
+        *train_args(
+            small_study_csv,
+            emotions="sad,surprise",
+            models="cnn_small",
+            folds=0,
+            epochs=1,
+            no_augment=True,
+            out=out,
+            progress="quiet",
+        )
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
@@ -94,22 +96,15 @@ def trained_model(small_study_csv, tmp_path_factory) -> Path:
     """A real model folder trained by ferdesk-train on real faces: LR baseline and the smallest CNN."""
     out = tmp_path_factory.mktemp("runs") / "tiny"
     result = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "sad,surprise",
-        "--models",
-        "logreg,cnn_small",
-        "--folds",
-        "3",
-        "--epochs",
-        "2",
-        "--out",
-        str(out),
-        "--progress",
-        "quiet",
+        *train_args(
+            small_study_csv,
+            emotions="sad,surprise",
+            models="logreg,cnn_small",
+            folds=3,
+            epochs=2,
+            out=out,
+            progress="quiet",
+        )
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out

@@ -66,3 +66,19 @@ def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedP
         cwd=kwargs.pop("cwd", REPO_ROOT),
         **kwargs,
     )
+
+
+def train_args(data, **flags) -> list[str]:
+    """The arguments of `python -m training --data DATA ...`, one flag per keyword: folds=0 -> --folds 0,
+    no_augment=True -> --no-augment, False or None -> left out, teacher=[a, b] -> --teacher a --teacher b."""
+    args = ["-m", "training", "--data", str(data)]
+    for name, value in flags.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                args += [flag, str(item)]
+        elif value is not None and value is not False:
+            args += [flag, str(value)]
+    return args

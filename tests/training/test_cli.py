@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli, train_args
 from ferdesk.classify import EmotionClassifier
 from ferdesk.model_card import ModelFolderError, load_keras_model, read_card
 from training.data import load_fer_csv
@@ -121,11 +121,9 @@ def test_corrupt_or_incomplete_model_folders(trained_model, tmp_path):
 
 
 def test_bad_arguments_fail_clearly(small_study_csv, tmp_path):
-    result = run_cli(
-        "-m", "training", "--data", str(small_study_csv), "--emotions", "sad,joy", "--out", str(tmp_path / "x")
-    )
+    result = run_cli(*train_args(small_study_csv, emotions="sad,joy", out=tmp_path / "x"))
     assert result.returncode == 2 and "unknown emotion(s) joy" in result.stderr
-    result = run_cli("-m", "training", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "x"))
+    result = run_cli(*train_args(tmp_path / "none.csv", out=tmp_path / "x"))
     assert result.returncode == 2 and "none.csv: no such file" in result.stderr
     assert not (tmp_path / "x").exists()
 
@@ -138,24 +136,16 @@ def test_interrupted_run_leaves_nothing(small_study_csv, tmp_path, sig):
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "training",
-            "--data",
-            str(small_study_csv),
-            "--emotions",
-            "sad,surprise",
-            "--models",
-            "cnn_small",
-            "--folds",
-            "2",
-            "--epochs",
-            "50",
-            "--patience",
-            "50",
-            "--out",
-            str(out),
-            "--progress",
-            "json",
+            *train_args(
+                small_study_csv,
+                emotions="sad,surprise",
+                models="cnn_small",
+                folds=2,
+                epochs=50,
+                patience=50,
+                out=out,
+                progress="json",
+            ),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -185,26 +175,17 @@ def test_killed_run_resumes_from_its_checkpoint(small_study_csv, tmp_path):
     out, checkpoints = tmp_path / "resumed", tmp_path / "checkpoints"
     command = [
         sys.executable,
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "sad,surprise",
-        "--models",
-        "cnn_small",
-        "--folds",
-        "0",
-        "--epochs",
-        "3",
-        "--patience",
-        "3",
-        "--out",
-        str(out),
-        "--checkpoints",
-        str(checkpoints),
-        "--progress",
-        "json",
+        *train_args(
+            small_study_csv,
+            emotions="sad,surprise",
+            models="cnn_small",
+            folds=0,
+            epochs=3,
+            patience=3,
+            out=out,
+            checkpoints=checkpoints,
+            progress="json",
+        ),
     ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     deadline = time.time() + 300
@@ -231,23 +212,16 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
     start = tiny_cnn_model
     base = [
         sys.executable,
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "sad,surprise",
-        "--models",
-        "cnn_small",
-        "--folds",
-        "0",
-        "--epochs",
-        "1",
-        "--no-augment",
-        "--progress",
-        "quiet",
-        "--learning-rate",
-        "1e-12",
+        *train_args(
+            small_study_csv,
+            emotions="sad,surprise",
+            models="cnn_small",
+            folds=0,
+            epochs=1,
+            no_augment=True,
+            progress="quiet",
+            learning_rate="1e-12",
+        ),
     ]
     # With a vanishing learning rate, a fine-tune must hand back the starting weights; a fresh fit does not.
     frozen, fresh = tmp_path / "frozen", tmp_path / "fresh"
@@ -283,37 +257,25 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
     assert json.loads((frozen / "report.json").read_text())["started_from"] == card.training["started_from"]
 
     wrong_net = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "sad,surprise",
-        "--models",
-        "cnn_medium",
-        "--folds",
-        "0",
-        "--init-from",
-        str(start),
-        "--out",
-        str(tmp_path / "x"),
+        *train_args(
+            small_study_csv,
+            emotions="sad,surprise",
+            models="cnn_medium",
+            folds=0,
+            init_from=start,
+            out=tmp_path / "x",
+        )
     )
     assert wrong_net.returncode == 2 and "fine-tuning needs --models cnn_small" in wrong_net.stderr
     wrong_labels = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "happy,sad",
-        "--models",
-        "cnn_small",
-        "--folds",
-        "0",
-        "--init-from",
-        str(start),
-        "--out",
-        str(tmp_path / "x"),
+        *train_args(
+            small_study_csv,
+            emotions="happy,sad",
+            models="cnn_small",
+            folds=0,
+            init_from=start,
+            out=tmp_path / "x",
+        )
     )
     assert wrong_labels.returncode == 2 and "classifies sad,surprise; this run trains happy,sad" in wrong_labels.stderr
     assert not (tmp_path / "x").exists()
@@ -363,21 +325,7 @@ def test_without_emotions_trains_those_the_data_has(sample_csv, tmp_path):
     """A folder with happy/ and sad/ only: a two-emotion model, said so, from the baseline and a CNN alike."""
     data, out = faces_folder(tmp_path / "faces", sample_csv, "happy,sad"), tmp_path / "model"
     result = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(data),
-        "--models",
-        "logreg,cnn_small",
-        "--folds",
-        "2",
-        "--epochs",
-        "1",
-        "--no-augment",
-        "--out",
-        str(out),
-        "--progress",
-        "quiet",
+        *train_args(data, models="logreg,cnn_small", folds=2, epochs=1, no_augment=True, out=out, progress="quiet")
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_card(out).labels == ["happy", "sad"]
@@ -388,20 +336,7 @@ def test_without_emotions_trains_those_the_data_has(sample_csv, tmp_path):
 def test_missing_emotions_are_named_before_any_fit(sample_csv, small_study_csv, tmp_path):
     data = faces_folder(tmp_path / "faces", sample_csv, "happy,sad")
     result = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(data),
-        "--emotions",
-        "happy,sad,fear",
-        "--models",
-        "cnn_small",
-        "--folds",
-        "0",
-        "--out",
-        str(tmp_path / "x"),
-        "--progress",
-        "json",
+        *train_args(data, emotions="happy,sad,fear", models="cnn_small", folds=0, out=tmp_path / "x", progress="json")
     )
     assert result.returncode == 2
     assert "no training faces of fear; it has training faces of happy, sad only" in result.stderr
@@ -410,9 +345,7 @@ def test_missing_emotions_are_named_before_any_fit(sample_csv, small_study_csv, 
     happy_only = tmp_path / "happy.csv"
     with gzip.open(sample_csv, "rt") as source:
         happy_only.write_text("".join(line for n, line in enumerate(source) if n == 0 or line.startswith("3,")))
-    result = run_cli(
-        "-m", "training", "--data", str(happy_only), "--models", "logreg", "--folds", "0", "--out", str(tmp_path / "x")
-    )
+    result = run_cli(*train_args(happy_only, models="logreg", folds=0, out=tmp_path / "x"))
     assert result.returncode == 2
     assert "training faces of happy only; a classifier needs at least two emotions" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
@@ -443,20 +376,7 @@ def test_numbers_are_checked_before_anything_runs(capsys, option, value, message
 
 def test_epochs_zero_writes_no_model(small_study_csv, tmp_path):
     result = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "sad,surprise",
-        "--models",
-        "cnn_small",
-        "--folds",
-        "0",
-        "--epochs",
-        "0",
-        "--out",
-        str(tmp_path / "x"),
+        *train_args(small_study_csv, emotions="sad,surprise", models="cnn_small", folds=0, epochs=0, out=tmp_path / "x")
     )
     assert result.returncode == 2 and "argument --epochs: must be at least 1" in result.stderr
     assert not list(tmp_path.iterdir())
@@ -475,20 +395,14 @@ def test_help_says_each_default_once():
 
 def test_a_missing_test_usage_is_refused_and_a_held_back_split_is_said(small_study_csv, tmp_path):
     result = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        "--emotions",
-        "sad,surprise",
-        "--models",
-        "logreg",
-        "--folds",
-        "0",
-        "--test-usage",
-        "PrivateTest",
-        "--out",
-        str(tmp_path / "x"),
+        *train_args(
+            small_study_csv,
+            emotions="sad,surprise",
+            models="logreg",
+            folds=0,
+            test_usage="PrivateTest",
+            out=tmp_path / "x",
+        )
     )
     assert result.returncode == 2
     assert (
@@ -500,20 +414,7 @@ def test_a_missing_test_usage_is_refused_and_a_held_back_split_is_said(small_stu
     training_only = tmp_path / "training.csv"
     with open(small_study_csv) as source:
         training_only.write_text("".join(line for line in source if not line.rstrip().endswith("Test")))
-    result = run_cli(
-        "-m",
-        "training",
-        "--data",
-        str(training_only),
-        "--models",
-        "logreg",
-        "--folds",
-        "0",
-        "--out",
-        str(tmp_path / "held"),
-        "--progress",
-        "bar",
-    )
+    result = run_cli(*train_args(training_only, models="logreg", folds=0, out=tmp_path / "held", progress="bar"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"no test rows in {training_only}: testing on 10% of the training faces, held back" in result.stdout
     assert read_card(tmp_path / "held").metrics["test_split"] == "10% of Training held back (no PublicTest rows)"
@@ -545,20 +446,7 @@ def test_outputs_are_checked_before_the_work(trained_model, small_study_csv, tmp
     a_file.write_text("not a folder")
     for out, message in ((a_file, f"--out {a_file} is a file"), (loop, f"--out {loop} is a broken symbolic link")):
         result = run_cli(
-            "-m",
-            "training",
-            "--data",
-            str(small_study_csv),
-            "--emotions",
-            "sad,surprise",
-            "--models",
-            "logreg",
-            "--folds",
-            "0",
-            "--out",
-            str(out),
-            "--progress",
-            "json",
+            *train_args(small_study_csv, emotions="sad,surprise", models="logreg", folds=0, out=out, progress="json")
         )
         assert result.returncode == 2 and message in result.stderr
         assert '"event": "message"' not in result.stdout  # refused before the data was loaded

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from helpers import train_args
 from ferdesk.classify import EmotionClassifier
 from ferdesk.labels import EMOTIONS
 from ferdesk.paths import MODELS_DIR
@@ -98,29 +99,19 @@ def test_the_card_keeps_the_teachers_lineage(sample_csv, tmp_path):
     from training.cli import main
 
     out = tmp_path / "student"
-    code = main(
-        [
-            "--data",
-            str(sample_csv),
-            "--models",
-            "cnn_small",
-            "--folds",
-            "0",
-            "--epochs",
-            "1",
-            "--teacher",
-            str(TEACHER),
-            "--temperature",
-            "3",
-            "--distill-weight",
-            "0.5",
-            "--checkpoints",
-            str(tmp_path / "ck"),
-            "--out",
-            str(out),
-            "--progress",
-            "quiet",
-        ]
+    code = main(  # main() takes what follows "-m training"
+        train_args(
+            sample_csv,
+            models="cnn_small",
+            folds=0,
+            epochs=1,
+            teacher=TEACHER,
+            temperature=3,
+            distill_weight=0.5,
+            checkpoints=tmp_path / "ck",
+            out=out,
+            progress="quiet",
+        )[2:]
     )
     assert code == 0
     card = json.loads((out / "card.json").read_text())
@@ -144,16 +135,7 @@ def test_distillation_flags_are_checked_before_any_work(sample_csv, tmp_path, ca
     with pytest.raises(SystemExit):
         main(["--data", str(sample_csv), "--teacher", str(TEACHER), "--distill-weight", "1.5"])
     code = main(
-        [
-            "--data",
-            str(sample_csv),
-            "--emotions",
-            "angry,sad",
-            "--teacher",
-            str(MODELS_DIR / "study-sad-surprise"),
-            "--out",
-            str(tmp_path / "x"),
-        ]
+        train_args(sample_csv, emotions="angry,sad", teacher=MODELS_DIR / "study-sad-surprise", out=tmp_path / "x")[2:]
     )
     assert code == 2 and "cannot teach angry" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

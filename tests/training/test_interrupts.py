@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, train_args
 from training import interrupts
 from training.data import load_fer_csv
 from training.fit import FitSettings, fit_cnn
@@ -81,19 +81,7 @@ def _has_loaded(pid: int, library: str) -> bool:
 def test_a_signal_in_the_first_seconds_of_ferdesk_train_is_one_line(sample_csv, tmp_path, sig):
     """Ctrl-C while the trainer is still importing its libraries: one line and status 130, no traceback."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "training",
-            "--data",
-            str(sample_csv),
-            "--models",
-            "cnn_small",
-            "--folds",
-            "0",
-            "--out",
-            str(tmp_path / "x"),
-        ],
+        [sys.executable, *train_args(sample_csv, models="cnn_small", folds=0, out=tmp_path / "x")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
