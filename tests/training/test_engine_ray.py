@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli, train_args
 from ferdesk.model_card import read_card
 from training.engine import FitJob
 from training.sweep import parse_sweep, plan_configurations
@@ -30,7 +30,7 @@ from training.sweep import parse_sweep, plan_configurations
 pytest.importorskip("ray.tune", reason="Ray is the extra ferdesk[cluster]; make test installs it")
 
 pytestmark = [pytest.mark.needs_data, pytest.mark.timeout(900)]
-TINY = ["--emotions", "sad,surprise", "--folds", "2", "--epochs", "1", "--progress", "json"]
+TINY = {"emotions": "sad,surprise", "folds": 2, "epochs": 1, "progress": "json"}
 RAY_BIN = Path(sys.executable).with_name("ray")
 
 
@@ -39,8 +39,8 @@ def events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
-def train(data, out, *extra, env=None, timeout=600) -> subprocess.CompletedProcess:
-    result = run_cli("-m", "training", "--data", str(data), *TINY, "--out", str(out), *extra, timeout=timeout, env=env)
+def train(data, out, *, env=None, timeout=600, **flags) -> subprocess.CompletedProcess:
+    result = run_cli(*train_args(data, **TINY, out=out, **flags), timeout=timeout, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -62,9 +62,8 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_local_ray_gives_the_same_splits_and_report_as_in_process(small_study_csv, tmp_path):
-    models = ["--models", "logreg,cnn_small"]
-    train(small_study_csv, tmp_path / "in-process", *models)
-    ray_run = train(small_study_csv, tmp_path / "ray", *models, "--engine", "ray", "--ray-cpus", "2")
+    train(small_study_csv, tmp_path / "in-process", models="logreg,cnn_small")
+    ray_run = train(small_study_csv, tmp_path / "ray", models="logreg,cnn_small", engine="ray", ray_cpus=2)
     local, on_ray = (json.loads((tmp_path / name / "report.json").read_text()) for name in ("in-process", "ray"))
 
     assert shape({k: v for k, v in local.items() if k != "engine"}) == shape(
@@ -197,15 +196,7 @@ def ray_cluster():
 def test_a_two_node_cluster_runs_fits_on_both_nodes_into_one_model_folder(ray_cluster, small_study_csv, tmp_path):
     out = tmp_path / "cluster-model"
     result = train(
-        small_study_csv,
-        out,
-        "--models",
-        "cnn_small",
-        "--engine",
-        "ray",
-        "--address",
-        ray_cluster["address"],
-        env=ray_cluster["env"],
+        small_study_csv, out, models="cnn_small", engine="ray", address=ray_cluster["address"], env=ray_cluster["env"]
     )
     report = json.loads((out / "report.json").read_text())
     fits = report["engine"]["fits"]
@@ -226,16 +217,11 @@ def test_fits_given_half_a_gpu_share_it_two_at_a_time(ray_cluster, small_study_c
     train(
         small_study_csv,
         out,
-        "--models",
-        "cnn_small",
-        "--engine",
-        "ray",
-        "--address",
-        ray_cluster["address"],
-        "--gpus-per-fit",
-        "0.5",
-        "--cpus-per-fit",
-        "0.5",
+        models="cnn_small",
+        engine="ray",
+        address=ray_cluster["address"],
+        gpus_per_fit=0.5,
+        cpus_per_fit=0.5,
         env=ray_cluster["env"],
     )
     report = json.loads((out / "report.json").read_text())
@@ -252,23 +238,18 @@ def test_a_killed_driver_run_again_skips_the_fits_it_finished(ray_cluster, small
     out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
     command = [
         sys.executable,
-        "-m",
-        "training",
-        "--data",
-        str(small_study_csv),
-        *TINY,
-        "--models",
-        "cnn_small",
-        "--epochs",
-        "3",
-        "--engine",
-        "ray",
-        "--address",
-        ray_cluster["address"],
-        "--checkpoints",
-        str(checkpoints),
-        "--out",
-        str(out),
+        *train_args(
+            small_study_csv,
+            **dict(
+                TINY,
+                models="cnn_small",
+                epochs=3,
+                engine="ray",
+                address=ray_cluster["address"],
+                checkpoints=checkpoints,
+                out=out,
+            ),
+        ),
     ]
     log = tmp_path / "first-run.log"
     with open(log, "w") as handle:
@@ -305,21 +286,10 @@ def test_cancelling_stops_every_trial_and_leaves_no_model_folder(ray_cluster, sm
     trainer = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "training",
-            "--data",
-            str(small_study_csv),
-            *TINY,
-            "--models",
-            "cnn_small",
-            "--epochs",
-            "200",
-            "--engine",
-            "ray",
-            "--address",
-            ray_cluster["address"],
-            "--out",
-            str(out),
+            *train_args(
+                small_study_csv,
+                **dict(TINY, models="cnn_small", epochs=200, engine="ray", address=ray_cluster["address"], out=out),
+            ),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -346,20 +316,12 @@ def test_a_sweep_ranks_configurations_in_a_table_and_a_plot(ray_cluster, small_s
     result = train(
         small_study_csv,
         out,
-        "--models",
-        "cnn_small",
-        "--sweep",
-        "seed=0,1,2",
-        "--sweep",
-        "learning_rate=0.001,0.003",
-        "--search",
-        "random",
-        "--samples",
-        "2",
-        "--engine",
-        "ray",
-        "--address",
-        client,
+        models="cnn_small",
+        sweep=["seed=0,1,2", "learning_rate=0.001,0.003"],
+        search="random",
+        samples=2,
+        engine="ray",
+        address=client,
         env=ray_cluster["env"],
     )
     summary = json.loads((out / "sweep.json").read_text())
