@@ -21,6 +21,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ RECORDS_FOLDER = "ray-fits"
 MIN_OBJECT_STORE = 100 * 1024 * 1024  # Ray refuses less than about 75 MB
 POLL_SECONDS = 0.5
 CONNECT_SECONDS = 10
+CLIENT_SERVER_TRIES = 3  # connections to a ray:// head whose per-connection server failed to start
+CLIENT_SERVER_RETRY_S = 2.0
 
 
 def require_ray() -> str:
@@ -257,6 +260,22 @@ class RayEngine:
         if kept is not None:  # every fit handed over: the records have done their job
             shutil.rmtree(kept, ignore_errors=True)
 
+    def _init_client(self, common: dict, progress: Progress) -> None:
+        """ray.init at an address, tried again when a ray:// head could not start this connection's server."""
+        import ray
+
+        for attempt in range(1, CLIENT_SERVER_TRIES + 1):
+            try:
+                ray.init(address=self.address, **common)
+                return
+            except ConnectionAbortedError as exc:
+                # Ray Client's head starts a server process per connection, and now and then that process dies
+                # at start (seen in CI on an idle machine); the next connection gets a new one.
+                if "Starting Ray client server failed" not in str(exc) or attempt == CLIENT_SERVER_TRIES:
+                    raise
+                progress.message(f"the cluster's Ray Client server did not start (try {attempt}); trying again")
+                time.sleep(CLIENT_SERVER_RETRY_S)
+
     def _connect(self, data: TrainingData, progress: Progress) -> bool:
         """Start or join Ray; True when this run did (and must disconnect, which stops a Ray started here)."""
         import ray
@@ -273,7 +292,7 @@ class RayEngine:
             if self.address:
                 self.check_reachable()
                 progress.message(f"connecting to the Ray cluster at {self.address}")
-                ray.init(address=self.address, **common)
+                self._init_client(common, progress)
             else:
                 store = max(MIN_OBJECT_STORE, 3 * (data.images.nbytes + (0 if data.soft is None else data.soft.nbytes)))
                 progress.message(

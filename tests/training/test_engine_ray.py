@@ -25,6 +25,7 @@ import pytest
 from helpers import REPO_ROOT, run_cli, train_args
 from ferdesk.model_card import read_card
 from training.engine import FitJob
+from training.progress import Progress
 from training.sweep import parse_sweep, plan_configurations
 
 pytest.importorskip("ray.tune", reason="Ray is the extra ferdesk[cluster]; make test installs it")
@@ -351,6 +352,53 @@ def test_random_search_draws_the_same_distinct_configurations_for_a_seed():
     # Each configuration's fits are told apart (their own records, backups and progress lines).
     keys = {FitJob("cnn_small", "cv", 1, 2, c).key for c in grid}
     assert len(keys) == 12
+
+
+CLIENT_SERVER_DIED = (
+    "Initialization failure from server:\nTraceback (most recent call last):\n"
+    "RuntimeError: Starting Ray client server failed. See ray_client_server_23000.err for detailed logs."
+)
+
+
+class Messages(Progress):
+    def __init__(self):
+        super().__init__("quiet")
+        self.texts: list[str] = []
+
+    def message(self, text):
+        self.texts.append(text)
+
+
+def test_a_ray_client_server_that_died_at_start_is_asked_for_again(monkeypatch):
+    """CI saw a ray:// head's per-connection server die at start on an idle machine; a new connection gets a new one.
+    Only that failure is retried, and only a few times."""
+    import ray
+
+    from training import engine_ray
+
+    failures = []
+
+    def init(address, **kwargs):
+        if failures:
+            raise ConnectionAbortedError(failures.pop(0))
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(engine_ray, "CLIENT_SERVER_RETRY_S", 0)
+    engine = engine_ray.RayEngine(address="ray://127.0.0.1:10001")
+
+    failures[:] = [CLIENT_SERVER_DIED, CLIENT_SERVER_DIED]
+    progress = Messages()
+    engine._init_client({}, progress)  # the third connection starts
+    assert not failures and len([t for t in progress.texts if "trying again" in t]) == 2
+
+    failures[:] = [CLIENT_SERVER_DIED] * 4
+    with pytest.raises(ConnectionAbortedError, match="Starting Ray client server failed"):
+        engine._init_client({}, Messages())
+    assert len(failures) == 4 - engine_ray.CLIENT_SERVER_TRIES
+
+    failures[:] = ["Initialization failure from server:\nPermission denied", CLIENT_SERVER_DIED]
+    with pytest.raises(ConnectionAbortedError, match="Permission denied"):  # anything else fails at once
+        engine._init_client({}, Messages())
 
 
 @pytest.mark.parametrize(
