@@ -20,13 +20,17 @@ def readable(folder: Path) -> bool:
     """Whether a backup folder holds a weights file and metadata that load in full."""
     import h5py
 
+    def read(name, item) -> None:  # None: visititems stops at the first callback that returns anything else
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
     weights, metadata = folder / "latest.weights.h5", folder / "training_metadata.json"
     try:
         if metadata.exists():
             int(json.loads(metadata.read_text())["epoch"])
         if weights.exists():
             with h5py.File(weights, "r") as file:  # a torn write fails here or on reading a dataset
-                file.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+                file.visititems(read)
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return True

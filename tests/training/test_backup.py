@@ -84,3 +84,20 @@ def test_a_torn_backup_from_an_older_trainer_is_set_aside_and_the_fit_starts_afr
     messages = [text for kind, text in progress.events if kind == "message"]
     assert any("could not be read; fitting from the start" in text for text in messages), progress.events
     assert [e for e in progress.events if e[0] != "message"] == [("epoch", 1), ("epoch", 2)]
+
+
+def test_a_backup_is_readable_only_if_every_weight_in_it_reads(tmp_path):
+    import h5py
+    import numpy as np
+
+    backup = tmp_path / "cnn_small-final-0"
+    backup.mkdir()
+    (backup / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    stored = tmp_path / "second-layer.bin"
+    stored.write_bytes(np.arange(4.0).tobytes())
+    with h5py.File(backup / "latest.weights.h5", "w") as file:
+        file.create_dataset("layers/first/kernel", data=np.ones(4))
+        file.create_dataset("layers/second/kernel", shape=(4,), dtype="f8", external=[(str(stored), 0, 32)])
+    assert readable(backup)
+    stored.unlink()  # the file opens, but the second layer's weights are gone
+    assert not readable(backup)
