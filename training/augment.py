@@ -86,17 +86,26 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, strong: bool = False)
     return out
 
 
-def host_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, strong: bool = False, augment: bool = True):
+def host_batches(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    seed: int,
+    strong: bool = False,
+    augment: bool = True,
+    start_epoch: int = 0,
+):
     """A keras.utils.PyDataset of shuffled (optionally augmented) batches, reshuffled each epoch.
 
-    Each batch draws from its own generator seeded by (seed, epoch, batch), so worker threads stay reproducible.
+    Each batch draws from its own generator seeded by (seed, epoch, batch), so worker threads stay reproducible, and
+    a fit resumed at `start_epoch` gets the batches an uninterrupted fit would have had, not epoch 1's again.
     """
     import keras
 
     class HostBatches(keras.utils.PyDataset):
         def __init__(self):
             super().__init__(workers=4, use_multiprocessing=False)  # OpenCV releases the GIL while warping
-            self.epoch = 0
+            self.epoch = start_epoch
             self.order = np.random.default_rng([seed, self.epoch]).permutation(len(x))
 
         def __len__(self):

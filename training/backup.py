@@ -36,6 +36,14 @@ def readable(folder: Path) -> bool:
     return True
 
 
+def resume_epoch(folder: Path) -> int:
+    """The epoch a fit backed up in `folder` resumes at: 0 when there is no backup or it cannot be read."""
+    metadata = folder / "training_metadata.json"
+    if not metadata.exists() or not readable(folder):
+        return 0
+    return int(json.loads(metadata.read_text())["epoch"])
+
+
 def backup_callback(folder: Path, progress: Progress, fit_name: str):
     """BackupAndRestore for one fit under `folder`, saved atomically each epoch."""
     import keras

@@ -18,7 +18,7 @@ import numpy as np
 from ferdesk.preprocess import to_model_input
 from training import interrupts
 from training.augment import host_batches, keras_augmenter
-from training.backup import backup_callback
+from training.backup import backup_callback, resume_epoch
 from training.models import BASELINE, build_cnn, is_zoo_cnn, logreg_to_keras, make_logreg
 from training.progress import Progress
 
@@ -66,10 +66,17 @@ def make_dataset(
     seed: int = 0,
     strong_augment: bool = False,
     soft: np.ndarray | None = None,
+    start_epoch: int = 0,
 ):
-    """A cached, prefetched tf.data pipeline over uint8 faces; augmentation runs batched, after the cache."""
+    """A cached, prefetched tf.data pipeline over uint8 faces; augmentation runs batched, after the cache.
+
+    start_epoch: the epoch a resumed fit starts at. tf.data's shuffle and the augmentation layers restart their
+    random streams with each new pipeline, so a resumed fit gets seeds of its own rather than epoch 1's draws again.
+    """
     import tensorflow as tf
 
+    if start_epoch:
+        seed = int(np.random.SeedSequence([seed, start_epoch]).generate_state(1)[0] % 2**31)
     x = to_model_input(images)
     y = fit_targets(labels, n_classes, soft)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
@@ -102,8 +109,10 @@ def fit_targets(labels: np.ndarray, n_classes: int, soft: np.ndarray | None = No
     return one_hot if soft is None else np.concatenate([one_hot, soft.astype(np.float32)], axis=1)
 
 
-def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings) -> dict:
-    """model.fit's data arguments for this backend; train and val are (images, labels[, soft targets])."""
+def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings, start_epoch: int = 0) -> dict:
+    """model.fit's data arguments for this backend; train and val are (images, labels[, soft targets]).
+
+    start_epoch: where a fit resumed from its backup starts, so its batches are new draws, not epoch 1's again."""
     train_soft, val_soft = (train[2] if len(train) > 2 else None), (val[2] if len(val) > 2 else None)
     if uses_tf_data():
         return {
@@ -117,6 +126,7 @@ def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings)
                 seed=settings.seed,
                 strong_augment=settings.strong_augment,
                 soft=train_soft,
+                start_epoch=start_epoch,
             ),
             "validation_data": make_dataset(val[0], val[1], n_classes, 256, soft=val_soft),
         }
@@ -127,6 +137,7 @@ def _fit_inputs(train: tuple, val: tuple, n_classes: int, settings: FitSettings)
         settings.seed,
         settings.strong_augment,
         settings.augment,
+        start_epoch,
     )
     return {
         "x": x,
@@ -217,7 +228,8 @@ def fit_cnn(
         distilling = len(train) > 2
         loss, metrics = _loss_and_metrics(n_classes, settings, distilling)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=metrics)
-        inputs = _fit_inputs(train, val, n_classes, settings)
+        backup = Path(settings.checkpoint_dir) / f"{name}-{stage}-{fold}" if settings.checkpoint_dir else None
+        inputs = _fit_inputs(train, val, n_classes, settings, resume_epoch(backup) if backup else 0)
         weights = None
         if settings.class_weighting:
             from training.data import class_weights
@@ -230,9 +242,8 @@ def fit_cnn(
             ),
             _progress_callback(progress, name, stage, fold, folds, settings.epochs),
         ]
-        if settings.checkpoint_dir:
+        if backup:
             # Keras restores weights, optimizer state and the epoch count, and deletes the backup once the fit ends.
-            backup = Path(settings.checkpoint_dir) / f"{name}-{stage}-{fold}"
             callbacks.insert(0, backup_callback(backup, progress, f"{name} {stage} {fold}"))
         progress.fit_started(name, stage, fold, folds, settings.epochs)
         start = time.perf_counter()

@@ -80,3 +80,18 @@ def test_host_augmentation_follows_the_keras_recipe(sample_csv):
         np.abs(basic - original[:, :, ::-1]).mean(axis=(1, 2, 3)) < np.abs(basic - original).mean(axis=(1, 2, 3))
     ).mean()
     assert 0.3 < mirrored < 0.7
+
+
+def test_a_resumed_pipeline_draws_a_new_order_not_epoch_ones_again(sample_csv):
+    """tf.data restarts its random streams with each new pipeline: a fit resumed from a backup at epoch k used to
+    replay epoch 1's shuffle and augmentation, so every resume fed the network the same draws again."""
+    data = load_fer_csv(sample_csv)
+
+    def first_epoch(start_epoch: int) -> np.ndarray:
+        ds = make_dataset(data.images, data.labels, 7, batch_size=16, shuffle=True, seed=3, start_epoch=start_epoch)
+        return np.concatenate([np.asarray(x) for x, _ in ds])
+
+    fresh, resumed = first_epoch(0), first_epoch(5)
+    np.testing.assert_array_equal(first_epoch(0), fresh)  # a fresh fit stays reproducible
+    assert not np.array_equal(resumed, fresh)
+    np.testing.assert_array_equal(first_epoch(5), resumed)  # and so does a resumed one

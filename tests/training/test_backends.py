@@ -42,6 +42,9 @@ def test_host_batches_serve_every_face_once_per_epoch_augmented_and_reproducibly
     np.testing.assert_array_equal(epoch(again)[0], faces)  # same seed, same batches (worker threads or not)
     second, second_labels = epoch(batches)
     assert not np.array_equal(second_labels, labels)  # reshuffled
+    # A fit resumed at epoch 2 from a backup gets epoch 2's batches, as if it had never stopped.
+    resumed = augment.host_batches(x, y, batch_size=16, seed=2, strong=True, start_epoch=1)
+    np.testing.assert_array_equal(epoch(resumed)[1], second_labels)
     plain, plain_labels = epoch(augment.host_batches(x, y, batch_size=16, seed=2, augment=False))
     rows = {face.tobytes() for face in x}
     assert all(face.tobytes() in rows for face in plain)  # without augmentation: the faces themselves

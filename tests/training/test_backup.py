@@ -7,7 +7,7 @@ import json
 import keras
 import pytest
 
-from training.backup import readable
+from training.backup import readable, resume_epoch
 from training.data import load_fer_csv
 from training.fit import FitSettings, fit_cnn
 from training.progress import Progress
@@ -101,3 +101,35 @@ def test_a_backup_is_readable_only_if_every_weight_in_it_reads(tmp_path):
     assert readable(backup)
     stored.unlink()  # the file opens, but the second layer's weights are gone
     assert not readable(backup)
+
+
+def test_a_resumed_fit_builds_its_pipeline_for_the_epoch_it_resumes_at(halves, tmp_path, monkeypatch):
+    """The backup's epoch reaches the input pipeline, so a resumed fit draws new batches (see test_augment)."""
+    from training import fit as fitting
+
+    starts = []
+    make_dataset = fitting.make_dataset
+
+    def recording(*args, start_epoch=0, **kwargs):
+        if kwargs.get("shuffle"):  # the training pipeline, not validation's
+            starts.append(start_epoch)
+        return make_dataset(*args, start_epoch=start_epoch, **kwargs)
+
+    monkeypatch.setattr(fitting, "make_dataset", recording)
+    backup = tmp_path / "cnn_small-final-0"
+    assert resume_epoch(backup) == 0  # no backup yet
+
+    class StopAfterTwoEpochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KilledMidSave  # after the epoch-2 backup was written (the backup callback runs first)
+
+    monkeypatch.setattr(fitting.interrupts, "stop_fit_callback", StopAfterTwoEpochs)
+    with pytest.raises(KilledMidSave):
+        fit(halves, tmp_path, Recorder())
+    assert resume_epoch(backup) == 2
+    monkeypatch.undo()
+    monkeypatch.setattr(fitting, "make_dataset", recording)
+    progress = Recorder()
+    fit(halves, tmp_path, progress)
+    assert starts == [0, 2] and ("resumed", 2) in progress.events
