@@ -34,10 +34,13 @@ class ModelCard:
 
     @property
     def summary(self) -> str:
-        """One line for menus: name, emotions and test accuracy."""
+        """One line for menus: name, emotions, test accuracy and cost (multiply-adds a face), where the card has them."""
         acc = self.metrics.get("test_accuracy")
         acc_text = f", test accuracy {acc:.1%}" if isinstance(acc, (int, float)) else ""
-        return f"{self.name} ({', '.join(self.labels)}{acc_text})"
+        macs = self.training.get("multiply_adds")
+        # Machine-independent, so the menu can compare models honestly on any CPU.
+        cost_text = f", {macs / 1e6:.0f}M multiply-adds a face" if isinstance(macs, (int, float)) and macs else ""
+        return f"{self.name} ({', '.join(self.labels)}{acc_text}{cost_text})"
 
     def to_json(self) -> dict:
         return {

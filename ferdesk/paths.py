@@ -27,6 +27,7 @@ def shipped_dir(name: str) -> Path:
 
 ASSETS_DIR = Path(os.environ.get("FERDESK_ASSETS") or shipped_dir("assets"))
 MODELS_DIR = Path(os.environ.get("FERDESK_MODELS") or shipped_dir("models"))
+DEFAULT_MODEL = MODELS_DIR / "default"
 DETECTOR_MODELS = {
     "short": ASSETS_DIR / "models" / "face_detection_short_range.tflite",
     "full": ASSETS_DIR / "models" / "face_detection_full_range_sparse.tflite",
@@ -38,7 +39,12 @@ USER_MODELS_DIR = Path(os.environ.get("FERDESK_USER_MODELS", Path.home() / ".loc
 
 
 def _visible_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """Sorted by name, the default first: the Model menu leads with it."""
+    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_menu_order)
+
+
+def _menu_order(folder: Path) -> tuple[bool, str]:
+    return folder != DEFAULT_MODEL, folder.name
 
 
 def model_folders() -> list[Path]:

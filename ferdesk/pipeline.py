@@ -17,11 +17,10 @@ from ferdesk.classify import EmotionClassifier
 from ferdesk.defaults import MIN_CONFIDENCE, SMOOTHING
 from ferdesk.detect import DETECTOR_MODES, MIN_FACE, Detection, FaceFinder
 from ferdesk.overlay import draw_overlay
-from ferdesk.paths import MODELS_DIR
+from ferdesk.paths import DEFAULT_MODEL
 from ferdesk.preprocess import Box, alignment_angle, crop_face, to_color
 from ferdesk.track import FaceTracker
 
-DEFAULT_MODEL = MODELS_DIR / "default"
 STAGES = ("detect", "crop", "classify", "track", "overlay")
 
 

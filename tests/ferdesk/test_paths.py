@@ -48,3 +48,12 @@ def test_environment_folders_replace_the_shipped_ones(tmp_path):
     assert (assets, models_dir) == (str(tmp_path / "assets"), str(models))
     assert detector == str(tmp_path / "assets" / "models" / "face_detection_short_range.tflite")
     assert folders == [str(models / "study")]
+
+
+def test_the_default_leads_the_model_list_whatever_the_other_names(tmp_path):
+    """The Model menu follows model_folders(): the default first, then the others by name."""
+    models = tmp_path / "models"
+    for name in ("default", "compact", "ab"):
+        shutil.copytree(REPO_ROOT / "models" / "study-sad-surprise", models / name)
+    *_, folders = probe(FERDESK_MODELS=str(models), FERDESK_USER_MODELS="/nonexistent")
+    assert [Path(f).name for f in folders] == ["default", "ab", "compact"]
