@@ -64,3 +64,47 @@ def backup_callback(folder: Path, progress: Progress, fit_name: str):
                 files.add(self._training_metadata_path).write_text(json.dumps(metadata))
 
     return AtomicBackupAndRestore(str(folder))
+
+
+EARLY_STOPPING_STATE = "early_stopping.json"
+BEST_WEIGHTS = "best_weights.npz"  # plain arrays (read with allow_pickle=False), not Keras' file: no optimizer in it
+
+
+def early_stopping_callback(folder: Path | None, patience: int):
+    """EarlyStopping on val_accuracy that ends the fit with its best epoch's weights.
+
+    Keras keeps the best epoch in memory only, so a fit resumed from its backup used to end with the best epoch
+    since the resume (a mid-schedule one, in a long run). With a backup folder, the best value, epoch, patience
+    count and weights are saved beside the backup each epoch and read back when the fit resumes.
+    """
+    import keras
+    import numpy as np
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if folder is None or not (folder / EARLY_STOPPING_STATE).exists():
+                return
+            try:
+                state = json.loads((folder / EARLY_STOPPING_STATE).read_text())
+                with np.load(folder / BEST_WEIGHTS, allow_pickle=False) as stored:
+                    weights = [stored[f"w{i}"] for i in range(len(stored.files))]
+                best, best_epoch, wait = float(state["best"]), int(state["best_epoch"]), int(state["wait"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return  # unreadable: early stopping starts afresh, as it did before
+            if [w.shape for w in weights] != [tuple(v.shape) for v in self.model.weights]:
+                return
+            self.best, self.best_epoch, self.wait, self.best_weights = best, best_epoch, wait, weights
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if folder is None or self.best is None or self.best_weights is None:
+                return
+            folder.mkdir(parents=True, exist_ok=True)
+            with StagedFiles(overwrite=True) as files:
+                if self.best_epoch == epoch or not (folder / BEST_WEIGHTS).exists():
+                    np.savez(files.add(folder / BEST_WEIGHTS), **{f"w{i}": w for i, w in enumerate(self.best_weights)})
+                state = {"best": float(self.best), "best_epoch": self.best_epoch, "wait": self.wait}
+                files.add(folder / EARLY_STOPPING_STATE).write_text(json.dumps(state))
+
+    return ResumableEarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True)

@@ -18,7 +18,7 @@ import numpy as np
 from ferdesk.preprocess import to_model_input
 from training import interrupts
 from training.augment import host_batches, keras_augmenter
-from training.backup import backup_callback, resume_epoch
+from training.backup import backup_callback, early_stopping_callback, resume_epoch
 from training.models import BASELINE, build_cnn, is_zoo_cnn, logreg_to_keras, make_logreg
 from training.progress import Progress
 
@@ -237,9 +237,7 @@ def fit_cnn(
             weights = class_weights(train[1], n_classes)
         callbacks = [
             interrupts.stop_fit_callback(),
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy", mode="max", patience=settings.patience, restore_best_weights=True
-            ),
+            early_stopping_callback(backup, settings.patience),
             _progress_callback(progress, name, stage, fold, folds, settings.epochs),
         ]
         if backup:

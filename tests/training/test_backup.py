@@ -10,6 +10,7 @@ import pytest
 from training.backup import readable, resume_epoch
 from training.data import load_fer_csv
 from training.fit import FitSettings, fit_cnn
+from training.models import build_cnn
 from training.progress import Progress
 
 
@@ -128,8 +129,45 @@ def test_a_resumed_fit_builds_its_pipeline_for_the_epoch_it_resumes_at(halves, t
     with pytest.raises(KilledMidSave):
         fit(halves, tmp_path, Recorder())
     assert resume_epoch(backup) == 2
+    assert (backup / "early_stopping.json").is_file()  # early stopping's best epoch is kept with the backup
     monkeypatch.undo()
     monkeypatch.setattr(fitting, "make_dataset", recording)
     progress = Recorder()
     fit(halves, tmp_path, progress)
     assert starts == [0, 2] and ("resumed", 2) in progress.events
+
+
+def test_early_stopping_keeps_its_best_epoch_across_a_resume(tmp_path):
+    """A fit resumed from its backup ends with the best epoch of the whole fit, not the best since the resume."""
+    import numpy as np
+
+    from training.backup import early_stopping_callback
+
+    model = build_cnn("cnn_small", 7)
+    epoch_weights = [[w + k for w in model.get_weights()] for k in range(4)]  # distinct weights for each epoch
+
+    def run_epochs(callback, epochs, val_accuracy):
+        for epoch in epochs:
+            model.set_weights(epoch_weights[epoch])
+            callback.on_epoch_end(epoch, {"val_accuracy": val_accuracy[epoch]})
+
+    val_accuracy = [0.50, 0.62, 0.55, 0.60]  # best at epoch 1, before the kill
+    first = early_stopping_callback(tmp_path, patience=10)
+    first.set_model(model)
+    first.on_train_begin()
+    run_epochs(first, [0, 1, 2], val_accuracy)  # then the process is killed
+
+    resumed = early_stopping_callback(tmp_path, patience=10)  # a new process, same backup folder
+    resumed.set_model(model)
+    resumed.on_train_begin()
+    assert (resumed.best, resumed.best_epoch, resumed.wait) == (0.62, 1, 1)
+    run_epochs(resumed, [3], val_accuracy)
+    resumed.on_train_end()
+    for kept, best in zip(model.get_weights(), epoch_weights[1]):
+        np.testing.assert_array_equal(kept, best)
+    # Without a backup folder it is Keras' own early stopping, and a damaged state file is ignored.
+    (tmp_path / "early_stopping.json").write_text("{")
+    fresh = early_stopping_callback(tmp_path, patience=10)
+    fresh.set_model(model)
+    fresh.on_train_begin()
+    assert fresh.best is None and fresh.best_weights is None
