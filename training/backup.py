@@ -36,25 +36,22 @@ def readable(folder: Path) -> bool:
     return True
 
 
-def resume_epoch(folder: Path) -> int:
-    """The epoch a fit backed up in `folder` resumes at: 0 when there is no backup or it cannot be read."""
-    metadata = folder / "training_metadata.json"
-    if not metadata.exists() or not readable(folder):
+def resume_epoch(folder: Path, progress: Progress, fit_name: str) -> int:
+    """The epoch the fit backed up in `folder` resumes at (0 without a backup). Called before the fit is built:
+    a backup that cannot be read is removed first, with a message, and the fit starts from the beginning."""
+    if folder.exists() and not readable(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        progress.message(f"{fit_name}: its backup in {folder} could not be read; fitting from the start")
         return 0
-    return int(json.loads(metadata.read_text())["epoch"])
+    metadata = folder / "training_metadata.json"
+    return int(json.loads(metadata.read_text())["epoch"]) if metadata.exists() else 0
 
 
-def backup_callback(folder: Path, progress: Progress, fit_name: str):
-    """BackupAndRestore for one fit under `folder`, saved atomically each epoch."""
+def backup_callback(folder: Path):
+    """BackupAndRestore for one fit under `folder`, saved atomically each epoch (check it first: resume_epoch)."""
     import keras
 
     class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-        def on_train_begin(self, logs=None):
-            if folder.exists() and not readable(folder):
-                shutil.rmtree(folder, ignore_errors=True)
-                progress.message(f"{fit_name}: its backup in {folder} could not be read; fitting from the start")
-            super().on_train_begin(logs)
-
         def _save_model(self):
             folder.mkdir(parents=True, exist_ok=True)
             # Published in this order: a kill between the two renames repeats one epoch rather than skipping one.
@@ -102,7 +99,7 @@ def early_stopping_callback(folder: Path | None, patience: int):
                 return
             folder.mkdir(parents=True, exist_ok=True)
             with StagedFiles(overwrite=True) as files:
-                if self.best_epoch == epoch or not (folder / BEST_WEIGHTS).exists():
+                if self.best_epoch == epoch:  # the first epoch with a score always is
                     np.savez(files.add(folder / BEST_WEIGHTS), **{f"w{i}": w for i, w in enumerate(self.best_weights)})
                 state = {"best": float(self.best), "best_epoch": self.best_epoch, "wait": self.wait}
                 files.add(folder / EARLY_STOPPING_STATE).write_text(json.dumps(state))

@@ -229,7 +229,8 @@ def fit_cnn(
         loss, metrics = _loss_and_metrics(n_classes, settings, distilling)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=metrics)
         backup = Path(settings.checkpoint_dir) / f"{name}-{stage}-{fold}" if settings.checkpoint_dir else None
-        inputs = _fit_inputs(train, val, n_classes, settings, resume_epoch(backup) if backup else 0)
+        start_epoch = resume_epoch(backup, progress, f"{name} {stage} {fold}") if backup else 0
+        inputs = _fit_inputs(train, val, n_classes, settings, start_epoch)
         weights = None
         if settings.class_weighting:
             from training.data import class_weights
@@ -242,7 +243,7 @@ def fit_cnn(
         ]
         if backup:
             # Keras restores weights, optimizer state and the epoch count, and deletes the backup once the fit ends.
-            callbacks.insert(0, backup_callback(backup, progress, f"{name} {stage} {fold}"))
+            callbacks.insert(0, backup_callback(backup))
         progress.fit_started(name, stage, fold, folds, settings.epochs)
         start = time.perf_counter()
         with warnings.catch_warnings(), interrupts.deferred_during_fit():

@@ -118,7 +118,7 @@ def test_a_resumed_fit_builds_its_pipeline_for_the_epoch_it_resumes_at(halves, t
 
     monkeypatch.setattr(fitting, "make_dataset", recording)
     backup = tmp_path / "cnn_small-final-0"
-    assert resume_epoch(backup) == 0  # no backup yet
+    assert resume_epoch(backup, Recorder(), "probe") == 0  # no backup yet
 
     class StopAfterTwoEpochs(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -128,7 +128,7 @@ def test_a_resumed_fit_builds_its_pipeline_for_the_epoch_it_resumes_at(halves, t
     monkeypatch.setattr(fitting.interrupts, "stop_fit_callback", StopAfterTwoEpochs)
     with pytest.raises(KilledMidSave):
         fit(halves, tmp_path, Recorder())
-    assert resume_epoch(backup) == 2
+    assert resume_epoch(backup, Recorder(), "probe") == 2
     assert (backup / "early_stopping.json").is_file()  # early stopping's best epoch is kept with the backup
     monkeypatch.undo()
     monkeypatch.setattr(fitting, "make_dataset", recording)
