@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-from",
         default=None,
         metavar="MODEL_DIR",
-        help="fine-tune: start from this model folder's weights (same --models and emotions)",
+        help="fine-tune: start from this model folder's weights (same emotions; same --models, or a narrower "
+        "member of its family, e.g. cnn_wide -> cnn_medium, which keeps each layer's strongest channels)",
     )
     p.add_argument(
         "--teacher",

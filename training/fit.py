@@ -19,7 +19,16 @@ from ferdesk.preprocess import to_model_input
 from training import interrupts
 from training.augment import host_batches, keras_augmenter
 from training.backup import backup_callback, early_stopping_callback, resume_epoch
-from training.models import BASELINE, build_cnn, is_zoo_cnn, logreg_to_keras, make_logreg
+from training.models import (
+    BASELINE,
+    VGG_GAP_WIDTHS,
+    build_cnn,
+    can_narrow,
+    is_zoo_cnn,
+    logreg_to_keras,
+    make_logreg,
+    narrowed_weights,
+)
 from training.progress import Progress
 
 
@@ -164,8 +173,12 @@ def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) 
     card = read_card(folder, need=(KERAS_FILE,))
     if not is_zoo_cnn(card.architecture):
         raise ValueError(f"{folder} holds a {card.architecture} model; only the zoo's CNNs can be fine-tuned")
-    if models != [card.architecture]:
-        raise ValueError(f"{folder} holds a {card.architecture} model; fine-tuning needs --models {card.architecture}")
+    if models != [card.architecture] and not (len(models) == 1 and can_narrow(card.architecture, models[0])):
+        narrower = [n for n in VGG_GAP_WIDTHS if can_narrow(card.architecture, n) and n != card.architecture]
+        also = f" (or a narrower network it can start: {', '.join(narrower)})" if narrower else ""
+        raise ValueError(
+            f"{folder} holds a {card.architecture} model; fine-tuning needs --models {card.architecture}{also}"
+        )
     if list(card.labels) != list(emotions):
         raise ValueError(f"{folder} classifies {','.join(card.labels)}; this run trains {','.join(emotions)}")
 
@@ -222,7 +235,9 @@ def fit_cnn(
     try:
         model = build_cnn(name, n_classes)
         if settings.init_from:
-            model.set_weights(starting_weights(settings.init_from))
+            start = starting_weights(settings.init_from)
+            same_net = [w.shape for w in start] == [w.shape for w in model.get_weights()]
+            model.set_weights(start if same_net else narrowed_weights(start, model))
         steps = int(np.ceil(len(train[1]) / settings.batch_size)) * settings.epochs
         schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, max(1, steps), alpha=0.05)
         distilling = len(train) > 2

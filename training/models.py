@@ -63,20 +63,24 @@ def _vgg_blocks(x, base_filters: int):
     return x
 
 
-def _vgg_gap(name: str, base_filters: int, n_classes: int):
+# One family at three widths (the first block's filters): a wider trained member can start a narrower one.
+VGG_GAP_WIDTHS = {"cnn_slim": 24, "cnn_medium": 32, "cnn_wide": 48}
+
+
+def _vgg_gap(name: str, n_classes: int):
     """Four VGG-style blocks of two convs (base, 2x, 4x, 8x filters), global average pooling."""
     import keras
     from keras import layers
 
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    x = layers.GlobalAveragePooling2D()(_vgg_blocks(inputs, base_filters))
+    x = layers.GlobalAveragePooling2D()(_vgg_blocks(inputs, VGG_GAP_WIDTHS[name]))
     x = layers.Dropout(0.4)(x)
     return keras.Model(inputs, _head(x, n_classes), name=name)
 
 
 def build_cnn_medium(n_classes: int):
     """Four VGG-style blocks of two convs (32/64/128/256), global average pooling: about 1.2M parameters."""
-    return _vgg_gap("cnn_medium", 32, n_classes)
+    return _vgg_gap("cnn_medium", n_classes)
 
 
 def build_cnn_wide(n_classes: int):
@@ -85,7 +89,7 @@ def build_cnn_wide(n_classes: int):
     For long 7-emotion schedules: after 60 epochs the medium network's train accuracy (68-70%) sits only a few
     points above validation (67%), so it underfits rather than overfits.
     """
-    return _vgg_gap("cnn_wide", 48, n_classes)
+    return _vgg_gap("cnn_wide", n_classes)
 
 
 def build_cnn_slim(n_classes: int):
@@ -93,7 +97,7 @@ def build_cnn_slim(n_classes: int):
 
     The compute-efficient default's shape: on an AVX2 CPU, int8 cost tracks multiply-adds closely.
     """
-    return _vgg_gap("cnn_slim", 24, n_classes)
+    return _vgg_gap("cnn_slim", n_classes)
 
 
 def build_cnn_separable(n_classes: int):
@@ -153,6 +157,48 @@ DEFAULT_MODELS = [BASELINE, "cnn_small", "cnn_medium", "cnn_large"]
 def is_zoo_cnn(name: str) -> bool:
     """True for the zoo's Keras CNNs: the models a fit can start from (fine-tuning)."""
     return name in ZOO and ZOO[name].build is not None
+
+
+def can_narrow(start: str, student: str) -> bool:
+    """True when a trained `start` network can begin a fit of `student`: the same family, at least as wide."""
+    return start in VGG_GAP_WIDTHS and student in VGG_GAP_WIDTHS and VGG_GAP_WIDTHS[start] >= VGG_GAP_WIDTHS[student]
+
+
+def narrowed_weights(wide: list[np.ndarray], student) -> list[np.ndarray]:
+    """A wider family member's weights cut down to `student`'s shapes (structured pruning, as in network slimming).
+
+    Each conv keeps the output channels whose batch-norm scale |gamma| is largest (a channel with a small scale adds
+    little after normalisation); the next conv and the classifier keep the matching input channels. The student
+    starts close to the wide network's function and needs a short fine-tune (ideally distilled from the wide one)
+    instead of a full schedule.
+    """
+    try:
+        return _narrow(wide, student)
+    except (IndexError, ValueError) as error:  # another family's weights run out or index past their channels
+        raise ValueError(f"these weights do not narrow to {student.name}") from error
+
+
+def _narrow(wide: list[np.ndarray], student) -> list[np.ndarray]:
+    from keras import layers
+
+    narrowed, i, kept = [], 0, None  # kept: the previous layer's surviving output channels
+    for layer in student.layers:
+        if isinstance(layer, layers.Conv2D):  # always followed by its batch norm in this family
+            kernel, gamma = wide[i], wide[i + 1]
+            if kept is not None:
+                kernel = kernel[:, :, kept, :]
+            kept = np.sort(np.argsort(-np.abs(gamma), kind="stable")[: layer.filters])
+            narrowed.append(kernel[..., kept])
+            i += 1
+        elif isinstance(layer, layers.BatchNormalization):  # gamma, beta, moving mean and variance
+            narrowed.extend(w[kept] for w in wide[i : i + 4])
+            i += 4
+        elif isinstance(layer, layers.Dense):
+            narrowed.extend([wide[i][kept], wide[i + 1]])
+            i += 2
+    if i != len(wide) or [w.shape for w in narrowed] != [w.shape for w in student.get_weights()]:
+        raise ValueError("shapes differ")
+    return narrowed
 
 
 def parse_models(spec: str | None) -> list[str]:

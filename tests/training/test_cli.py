@@ -451,3 +451,26 @@ def test_outputs_are_checked_before_the_work(trained_model, small_study_csv, tmp
         assert result.returncode == 2 and message in result.stderr
         assert '"event": "message"' not in result.stdout  # refused before the data was loaded
         assert "Traceback" not in result.stderr
+
+
+def test_a_wide_start_model_begins_a_narrower_fit_and_others_are_refused(sample_csv):
+    from ferdesk.pipeline import DEFAULT_MODEL
+    from training.fit import FitSettings, fit_cnn
+    from training.models import build_cnn, narrowed_weights
+    from training.progress import Progress
+
+    member = DEFAULT_MODEL / "members" / "gpu-cnn_wide-s22-e89"
+    emotions = read_card(member).labels
+    check_init_from(member, ["cnn_slim"], emotions)
+    with pytest.raises(ValueError, match="fine-tuning needs --models cnn_wide \\(or a narrower network it can start: "):
+        check_init_from(member, ["cnn_small"], emotions)
+    # With a vanishing learning rate the fit hands back exactly the narrowed start (trainable weights: batch-norm
+    # statistics move whatever the rate).
+    data = load_fer_csv(sample_csv)
+    settings = FitSettings(epochs=1, batch_size=32, patience=1, augment=False, learning_rate=1e-12, init_from=member)
+    result = fit_cnn("cnn_slim", 7, (data.images, data.labels), (data.images, data.labels), settings, Progress("quiet"))
+    start = build_cnn("cnn_slim", 7)
+    start.set_weights(narrowed_weights(starting_weights(member), start))
+    assert result.model.name == "cnn_slim"
+    fitted, expected = result.model.trainable_weights, start.trainable_weights
+    assert len(fitted) == len(expected) and all(np.allclose(a, b, atol=1e-6) for a, b in zip(fitted, expected))

@@ -82,3 +82,38 @@ def test_shipped_model_files_score_what_their_cards_say_on_the_full_test_split(f
         pytest.skip(f"{full_csv} is not the FER2013 file the shipped cards were scored on")
     assert scored[DEFAULT_MODEL] >= 0.70  # issue 5's target, on the int8 file the app runs
     assert len(scored) >= 3  # the default, its complete member and the study model
+
+
+def test_a_trained_wide_member_narrows_to_a_slimmer_one_by_its_strongest_channels(sample_csv):
+    from ferdesk.model_card import load_keras_model
+    from ferdesk.pipeline import DEFAULT_MODEL
+    from training.models import can_narrow, narrowed_weights
+
+    wide = load_keras_model(DEFAULT_MODEL / "members" / "gpu-cnn_wide-s22-e89")[1]
+    weights = wide.get_weights()
+    faces = to_model_input(load_fer_csv(sample_csv).images[:64])
+    # Narrowed to its own width nothing is cut: the same network gives the same outputs.
+    same = build_cnn("cnn_wide", 7)
+    same.set_weights(narrowed_weights(weights, same))
+    np.testing.assert_allclose(same.predict(faces, verbose=0), wide.predict(faces, verbose=0), atol=1e-5)
+
+    medium = build_cnn("cnn_medium", 7)
+    narrowed = narrowed_weights(weights, medium)
+    medium.set_weights(narrowed)
+    # The first conv keeps the 32 of its 48 channels with the largest batch-norm scale, in their order; its batch
+    # norm and the next conv's inputs follow the same channels.
+    gamma = weights[1]
+    kept = np.sort(np.argsort(-np.abs(gamma))[:32])
+    assert np.abs(gamma[kept]).min() >= np.sort(np.abs(gamma))[-32] > np.abs(np.delete(gamma, kept)).max()
+    assert np.array_equal(narrowed[0], weights[0][..., kept])
+    assert all(np.array_equal(narrowed[k], weights[k][kept]) for k in range(1, 5))
+    assert narrowed[5].shape == (3, 3, 32, 32) and np.isin(narrowed[5], weights[5][:, :, kept, :]).all()
+    # The classifier reads the last conv's 256 survivors of 384 and keeps every emotion's bias.
+    assert narrowed[-2].shape == (256, 7) and np.array_equal(narrowed[-1], weights[-1])
+    assert medium.predict(faces, verbose=0).shape == (len(faces), 7)
+
+    assert can_narrow("cnn_wide", "cnn_slim") and can_narrow("cnn_medium", "cnn_medium")
+    assert not can_narrow("cnn_slim", "cnn_medium") and not can_narrow("cnn_wide", "cnn_small")
+    for other in ("cnn_small", "cnn_large", "cnn_separable"):
+        with pytest.raises(ValueError, match=f"these weights do not narrow to {other}"):
+            narrowed_weights(weights, build_cnn(other, 7))
