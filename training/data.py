@@ -148,6 +148,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def gunzipped_sha256(path: Path) -> str:
+    """Hash of what a .gz file holds: a card made from the decompressed copy records this one."""
+    digest = hashlib.sha256()
+    with gzip.open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def folder_sha256(files: list[Path], root: Path) -> str:
     """Hash of every image's relative path and bytes, so renamed or edited images change the hash."""
     digest = hashlib.sha256()

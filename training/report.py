@@ -126,6 +126,7 @@ def markdown_report(report: dict) -> str:
         "",
         f"Command: `{report['command']}`",
         *_lineage_lines(report.get("started_from")),
+        *(["", f"Note: {report['validation_note']}."] if report.get("validation_note") else []),
         "",
         f"Data: `{data['source_name']}` (sha256 `{data['sha256'][:16]}...`), "
         f"{data['train_size']} training and {data['test_size']} test faces ({data['test_usage']}). "

@@ -21,7 +21,15 @@ from ferdesk.model_card import ModelCard, read_card, write_card
 from ferdesk.outputs import staged_folder
 from ferdesk.preprocess import preprocessing_spec
 from training.cv import cv_splits, summarize_folds
-from training.data import TRAIN_USAGE, Dataset, check_emotions, describe, imbalance_ratio, load_dataset
+from training.data import (
+    TRAIN_USAGE,
+    Dataset,
+    check_emotions,
+    describe,
+    gunzipped_sha256,
+    imbalance_ratio,
+    load_dataset,
+)
 from training.engine import FitJob, FitOutcome, InProcessEngine, TrainingData, plan_fits
 from training.export import score_exported_tflite, write_model_folder
 from training.fit import FitSettings, check_init_from, predict_proba
@@ -149,6 +157,23 @@ class RunData:
     y_test: np.ndarray
     test_name: str
     teachers: list  # the teachers' lineage records when distilling
+    start_saw_training_faces: bool = False  # the fine-tuning start was trained on this file: validation is optimistic
+
+
+# Validation faces are carved from the training split: a start model trained on the same file has seen them.
+OPTIMISTIC_VALIDATION = (
+    "the start model was trained on this data, validation faces included: validation accuracy (and the epoch early "
+    "stopping keeps) is optimistic; judge the model by its test split"
+)
+
+
+def start_trained_on(start: str | Path, dataset: Dataset, data_path: str | Path) -> bool:
+    """True when the fine-tuning start's card names this data file (or, for a .gz, the file it holds)."""
+    trained_on = read_card(start, need=()).data.get("sha256")
+    path = Path(data_path)
+    if trained_on == dataset.sha256:
+        return True
+    return path.suffix == ".gz" and path.is_file() and trained_on == gunzipped_sha256(path)
 
 
 def load_run_data(config: RunConfig, progress: Progress) -> RunData:
@@ -164,6 +189,9 @@ def load_run_data(config: RunConfig, progress: Progress) -> RunData:
     x_train, y_train = dataset.images[train_idx], dataset.labels[train_idx]
     splits = cv_splits(y_train, config.folds, config.repeats, config.fit.seed)
     teachers, soft_train = teacher_targets(config, emotions, x_train, progress)
+    seen = bool(config.fit.init_from) and start_trained_on(config.fit.init_from, dataset, config.data)
+    if seen:
+        progress.message(OPTIMISTIC_VALIDATION)
     return RunData(
         dataset,
         TrainingData(x_train, y_train, emotions, splits, soft_train),
@@ -171,6 +199,7 @@ def load_run_data(config: RunConfig, progress: Progress) -> RunData:
         dataset.labels[test_idx],
         test_name,
         teachers,
+        seen,
     )
 
 
@@ -295,6 +324,8 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
             card.training["distillation"] = report["distillation"] = distill
         if config.fit.init_from:
             card.training["started_from"] = report["started_from"] = start_model_lineage(config.fit.init_from)
+            if data.start_saw_training_faces:
+                report["validation_note"] = OPTIMISTIC_VALIDATION
         if write_model_folder(finals[best["name"]], staging, card, config.quantize):
             report["exported_tflite"] = score_exported_tflite(staging, card, x_test, y_test)
         write_card(card, staging)

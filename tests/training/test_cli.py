@@ -255,6 +255,9 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
         in report_md
     )
     assert json.loads((frozen / "report.json").read_text())["started_from"] == card.training["started_from"]
+    # The start was trained on this very file, so the validation faces carved from it are not new to the network.
+    assert "Note: the start model was trained on this data, validation faces included" in report_md
+    assert "validation_note" not in json.loads((fresh / "report.json").read_text())
 
     wrong_net = run_cli(
         *train_args(
@@ -474,3 +477,18 @@ def test_a_wide_start_model_begins_a_narrower_fit_and_others_are_refused(sample_
     assert result.model.name == "cnn_slim"
     fitted, expected = result.model.trainable_weights, start.trainable_weights
     assert len(fitted) == len(expected) and all(np.allclose(a, b, atol=1e-6) for a, b in zip(fitted, expected))
+
+
+def test_a_start_trained_on_the_same_faces_is_recognised_through_gzip(tiny_cnn_model, small_study_csv, tmp_path):
+    from training.data import load_dataset
+    from training.run import start_trained_on
+
+    # The start's card names the plain CSV; the same faces compressed are still the same faces.
+    packed = tmp_path / "sad_surprise.csv.gz"
+    packed.write_bytes(gzip.compress(small_study_csv.read_bytes()))
+    assert start_trained_on(tiny_cnn_model, load_dataset(packed), packed)
+    assert start_trained_on(tiny_cnn_model, load_dataset(small_study_csv), small_study_csv)
+    other = tmp_path / "other.csv"
+    rows = small_study_csv.read_bytes().splitlines(keepends=True)
+    other.write_bytes(b"".join([*rows, rows[1]]))  # one face more: another file
+    assert not start_trained_on(tiny_cnn_model, load_dataset(other), other)
