@@ -140,9 +140,9 @@ def check_emotions(dataset: Dataset, named: bool, test_usage: str, folds: int = 
     return dataset, notes
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, opener=open) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with opener(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -150,11 +150,7 @@ def file_sha256(path: Path) -> str:
 
 def gunzipped_sha256(path: Path) -> str:
     """Hash of what a .gz file holds: a card made from the decompressed copy records this one."""
-    digest = hashlib.sha256()
-    with gzip.open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path, gzip.open)
 
 
 def folder_sha256(files: list[Path], root: Path) -> str:

@@ -169,8 +169,7 @@ def narrowed_weights(wide: list[np.ndarray], student) -> list[np.ndarray]:
 
     Each conv keeps the output channels whose batch-norm scale |gamma| is largest (a channel with a small scale adds
     little after normalisation); the next conv and the classifier keep the matching input channels. The student
-    starts close to the wide network's function and needs a short fine-tune (ideally distilled from the wide one)
-    instead of a full schedule.
+    keeps part of what the wide network learnt and needs a fine-tune: docs/training.md has what 12 epochs gave.
     """
     try:
         return _narrow(wide, student)
