@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-from",
         default=None,
         metavar="MODEL_DIR",
-        help="fine-tune: start from this model folder's weights (same emotions; same --models, or a narrower "
-        "member of its family, e.g. cnn_wide -> cnn_medium, which keeps each layer's strongest channels)",
+        help="fine-tune: start from this model folder's weights (its emotions or a subset, whose classifier columns it "
+        "keeps; same --models, or a narrower member of its family, e.g. cnn_wide -> cnn_medium, which keeps each "
+        "layer's strongest channels)",
     )
     p.add_argument(
         "--teacher",

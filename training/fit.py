@@ -46,7 +46,8 @@ class FitSettings:
     flip_average: bool = False  # score each face and its mirror image, average (recorded in the card)
     seed: int = 0
     checkpoint_dir: str | None = None  # per-epoch backups: a killed run started again resumes where it stopped
-    init_from: str | None = None  # model folder whose weights start the CNN fit (fine-tuning); same net and labels
+    init_from: str | None = None  # model folder whose weights start the CNN fit (fine-tuning); same or wider net
+    emotions: tuple[str, ...] = ()  # the run's classes in order: a start model that knows more keeps only these
     teachers: tuple[str, ...] = ()  # model folders whose soft targets the CNN also learns from (distillation)
     temperature: float = 2.0  # softens teacher and student alike in the distillation term
     distill_weight: float = 0.7  # share of the distillation term in the loss; the rest uses the true labels
@@ -173,30 +174,43 @@ def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) 
     card = read_card(folder, need=(KERAS_FILE,))
     if not is_zoo_cnn(card.architecture):
         raise ValueError(f"{folder} holds a {card.architecture} model; only the zoo's CNNs can be fine-tuned")
-    if models != [card.architecture] and not (len(models) == 1 and can_narrow(card.architecture, models[0])):
+    cnns = [m for m in models if m != BASELINE]  # the baseline beside it learns from pixels as always
+    if cnns != [card.architecture] and not (len(cnns) == 1 and can_narrow(card.architecture, cnns[0])):
         narrower = [n for n in VGG_GAP_WIDTHS if can_narrow(card.architecture, n) and n != card.architecture]
         also = f" (or a narrower network it can start: {', '.join(narrower)})" if narrower else ""
         raise ValueError(
             f"{folder} holds a {card.architecture} model; fine-tuning needs --models {card.architecture}{also}"
         )
-    if list(card.labels) != list(emotions):
-        raise ValueError(f"{folder} classifies {','.join(card.labels)}; this run trains {','.join(emotions)}")
+    missing = [e for e in emotions if e not in card.labels]
+    if missing:
+        raise ValueError(
+            f"{folder} classifies {','.join(card.labels)}; it cannot start a run that also trains {','.join(missing)}"
+        )
 
 
-def starting_weights(folder: str | Path) -> list:
-    """The start model's weights, read from disk once per run (cross-validation fits it K+1 times)."""
+def starting_weights(folder: str | Path, emotions: tuple[str, ...] = ()) -> list:
+    """The start model's weights, read from disk once per run (cross-validation fits it K+1 times).
+
+    Given the run's `emotions`, a start model trained on more of them keeps only their classifier columns: its
+    softmax over those emotions alone, the usual way to begin a subset study from a 7-emotion model.
+    """
     from ferdesk.model_card import KERAS_FILE
 
     keras_file = Path(folder).resolve() / KERAS_FILE
     mtime_ns = keras_file.stat().st_mtime_ns if keras_file.exists() else 0  # missing: the loader says so
-    return _weights_of(str(keras_file.parent), mtime_ns)
+    labels, weights = _weights_of(str(keras_file.parent), mtime_ns)
+    if not emotions or list(emotions) == labels:
+        return weights
+    columns = [labels.index(e) for e in emotions]  # check_init_from has made sure they are all there
+    return [*weights[:-2], weights[-2][:, columns], weights[-1][columns]]  # the head: Dense kernel and bias
 
 
 @functools.lru_cache(maxsize=1)
-def _weights_of(folder: str, mtime_ns: int) -> list:  # mtime in the key: a replaced file is read again
+def _weights_of(folder: str, mtime_ns: int) -> tuple[list[str], list]:  # mtime in the key: a replaced file is reread
     from ferdesk.model_card import load_keras_model
 
-    return load_keras_model(folder)[1].get_weights()
+    card, model = load_keras_model(folder)
+    return list(card.labels), model.get_weights()
 
 
 def _progress_callback(progress: Progress, model: str, stage: str, fold: int, folds: int, epochs: int):
@@ -235,7 +249,7 @@ def fit_cnn(
     try:
         model = build_cnn(name, n_classes)
         if settings.init_from:
-            start = starting_weights(settings.init_from)
+            start = starting_weights(settings.init_from, settings.emotions)
             same_net = [w.shape for w in start] == [w.shape for w in model.get_weights()]
             model.set_weights(start if same_net else narrowed_weights(start, model))
         steps = int(np.ceil(len(train[1]) / settings.batch_size)) * settings.epochs

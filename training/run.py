@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -235,7 +235,8 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
         jobs = plan_fits(config.models, len(data.train.splits))
         outcomes, tests, by_model = {}, {}, {}
         # Engines hand back fits as they finish (in any order on Ray); a model is summed up once all of its are in.
-        fits = config.engine.run(jobs, data.train, config.fit, progress)
+        settings = replace(config.fit, emotions=tuple(emotions))
+        fits = config.engine.run(jobs, data.train, settings, progress)
         with contextlib.closing(fits):  # an interrupt between two fits still stops the engine's trials
             for outcome in fits:
                 job = outcome.job

@@ -280,7 +280,8 @@ def test_fine_tuning_starts_from_the_given_model_and_checks_it_fits(tiny_cnn_mod
             out=tmp_path / "x",
         )
     )
-    assert wrong_labels.returncode == 2 and "classifies sad,surprise; this run trains happy,sad" in wrong_labels.stderr
+    assert wrong_labels.returncode == 2
+    assert "classifies sad,surprise; it cannot start a run that also trains happy" in wrong_labels.stderr
     assert not (tmp_path / "x").exists()
 
 
@@ -475,6 +476,35 @@ def test_a_wide_start_model_begins_a_narrower_fit_and_others_are_refused(sample_
     start = build_cnn("cnn_slim", 7)
     start.set_weights(narrowed_weights(starting_weights(member), start))
     assert result.model.name == "cnn_slim"
+    fitted, expected = result.model.trainable_weights, start.trainable_weights
+    assert len(fitted) == len(expected) and all(np.allclose(a, b, atol=1e-6) for a, b in zip(fitted, expected))
+
+
+def test_a_seven_emotion_start_begins_a_subset_run_with_its_own_classifier_columns(sample_csv):
+    from ferdesk.pipeline import DEFAULT_MODEL
+    from training.fit import FitSettings, fit_cnn
+    from training.models import build_cnn
+    from training.progress import Progress
+
+    member = DEFAULT_MODEL / "members" / "gpu-cnn_wide-s22-e89"
+    labels = read_card(member).labels
+    data = load_fer_csv(sample_csv, ["sad", "surprise"])
+    full = predict_proba(load_keras_model(member)[1], data.images)
+    # Either order: the start's softmax over just these emotions, so it begins where the 7-emotion model stands.
+    for emotions in (("sad", "surprise"), ("surprise", "sad")):
+        check_init_from(member, ["logreg", "cnn_wide"], list(emotions))  # the study's comparison, baseline beside
+        start = build_cnn("cnn_wide", 2)
+        start.set_weights(starting_weights(member, emotions))
+        kept = full[:, [labels.index(e) for e in emotions]]
+        assert np.allclose(predict_proba(start, data.images), kept / kept.sum(1, keepdims=True), atol=1e-5)
+    with pytest.raises(ValueError, match="cannot start a run that also trains calm"):
+        check_init_from(member, ["cnn_wide"], ["sad", "calm"])
+    # The run hands its emotions to the fit; at a vanishing learning rate the fit returns that start.
+    settings = FitSettings(
+        epochs=1, batch_size=32, patience=1, augment=False, learning_rate=1e-12, init_from=member, emotions=emotions
+    )
+    faces = (data.images, 1 - data.labels)  # ("surprise", "sad"): class 0 is surprise
+    result = fit_cnn("cnn_wide", 2, faces, faces, settings, Progress("quiet"))
     fitted, expected = result.model.trainable_weights, start.trainable_weights
     assert len(fitted) == len(expected) and all(np.allclose(a, b, atol=1e-6) for a, b in zip(fitted, expected))
 
