@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("note: no --peer-json; run benchmarks/fer_accuracy.py in fer's own venv to compare with fer")
     header = (
-        f"{'model':<22}{'MACs/face':>10}{'data':<22}{'usage':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}"
+        f"{'model':<22}{'MACs/face ':>11}{'data':<22}{'usage':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}"
         "  per-class recall"
     )
     print(header)
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         recall = ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_recall"].items())
         macs = f"{r['multiply_adds'] / 1e6:.0f}M " if "multiply_adds" in r else "? "
         print(
-            f"{r['model']:<22}{macs:>10}{r['data']:<22}{r['usage']:<12}{r['n']:>7}{r['accuracy']:>10.4f}"
+            f"{r['model']:<22}{macs:>11}{r['data']:<22}{r['usage']:<12}{r['n']:>7}{r['accuracy']:>10.4f}"
             f"{r['macro_f1']:>10.4f}  {recall}"
         )
     if args.json_out:
