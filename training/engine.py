@@ -177,7 +177,8 @@ def run_fit(
     job: FitJob, data: TrainingData, settings: FitSettings, progress: Progress, node: str | None = None
 ) -> FitOutcome:
     """Fit one job and score it on its held-out fold; every engine runs each fit through here."""
-    settings = settings_for(job, settings)
+    # The run's emotions go with every fit: a fine-tuning start that knows more keeps just their columns.
+    settings = dataclasses.replace(settings_for(job, settings), emotions=tuple(data.emotions))
     started = time.time()
     train_idx, held_out = data.indices(job)
     result = fit_on(

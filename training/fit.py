@@ -47,7 +47,7 @@ class FitSettings:
     seed: int = 0
     checkpoint_dir: str | None = None  # per-epoch backups: a killed run started again resumes where it stopped
     init_from: str | None = None  # model folder whose weights start the CNN fit (fine-tuning); same or wider net
-    emotions: tuple[str, ...] = ()  # the run's classes in order: a start model that knows more keeps only these
+    emotions: tuple[str, ...] = ()  # the run's classes in order (run_fit sets them); a start knowing more keeps these
     teachers: tuple[str, ...] = ()  # model folders whose soft targets the CNN also learns from (distillation)
     temperature: float = 2.0  # softens teacher and student alike in the distillation term
     distill_weight: float = 0.7  # share of the distillation term in the loss; the rest uses the true labels

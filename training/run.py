@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -235,8 +235,7 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
         jobs = plan_fits(config.models, len(data.train.splits))
         outcomes, tests, by_model = {}, {}, {}
         # Engines hand back fits as they finish (in any order on Ray); a model is summed up once all of its are in.
-        settings = replace(config.fit, emotions=tuple(emotions))
-        fits = config.engine.run(jobs, data.train, settings, progress)
+        fits = config.engine.run(jobs, data.train, config.fit, progress)
         with contextlib.closing(fits):  # an interrupt between two fits still stops the engine's trials
             for outcome in fits:
                 job = outcome.job
@@ -278,7 +277,11 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
                 "train_imbalance": imbalance_ratio(train_counts),
                 "skipped_rows": [asdict(b) for b in dataset.skipped],
             },
-            "settings": {"folds": config.folds, "repeats": config.repeats, **asdict(config.fit)},
+            "settings": {
+                "folds": config.folds,
+                "repeats": config.repeats,
+                **{k: v for k, v in asdict(config.fit).items() if k != "emotions"},  # set per fit; data says them
+            },
             "models": results,
             "best_model": best["name"],
             "engine": {**config.engine.describe(), "fits": [outcomes[j].summary() for j in jobs]},
@@ -324,7 +327,9 @@ def run_training(config: RunConfig, progress: Progress) -> dict:
             }
             card.training["distillation"] = report["distillation"] = distill
         if config.fit.init_from:
-            card.training["started_from"] = report["started_from"] = start_model_lineage(config.fit.init_from)
+            report["started_from"] = start_model_lineage(config.fit.init_from)
+            if best["name"] != BASELINE:  # the baseline beside a fine-tune starts from nothing
+                card.training["started_from"] = report["started_from"]
             if data.start_saw_training_faces:
                 report["validation_note"] = OPTIMISTIC_VALIDATION
         if write_model_folder(finals[best["name"]], staging, card, config.quantize):

@@ -366,15 +366,17 @@ class RetrainDialog(QDialog):
         self.advice.setText("\n".join(lines))
 
     def _lock_to_start_model(self, locked: bool) -> None:
-        # A fine-tune keeps the start model's network and emotions, so those choices are fixed.
-        for boxes, wanted in (
-            (self.emotion_boxes, self.start_model and self.start_model.labels),
-            (self.model_boxes, self.start_model and [self.start_model.architecture]),
-        ):
-            for name, box in boxes.items():
-                if locked and wanted:
-                    box.setChecked(name in wanted)
-                box.setEnabled(not locked)
+        # A fine-tune keeps the start model's network, and its emotions or some of them (the trainer keeps just
+        # their classifier columns); an emotion it never learnt cannot be added.
+        start = self.start_model if locked else None
+        for name, box in self.emotion_boxes.items():
+            if start:
+                box.setChecked(name in start.labels)
+            box.setEnabled(not locked or bool(start and name in start.labels))
+        for name, box in self.model_boxes.items():
+            if start:
+                box.setChecked(name == start.architecture)
+            box.setEnabled(not locked)
 
     def _browse_csv(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "FER2013 CSV", "", "CSV (*.csv *.csv.gz);;All files (*)")

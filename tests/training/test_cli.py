@@ -482,7 +482,8 @@ def test_a_wide_start_model_begins_a_narrower_fit_and_others_are_refused(sample_
 
 def test_a_seven_emotion_start_begins_a_subset_run_with_its_own_classifier_columns(sample_csv):
     from ferdesk.pipeline import DEFAULT_MODEL
-    from training.fit import FitSettings, fit_cnn
+    from training.engine import FitJob, TrainingData, run_fit
+    from training.fit import FitSettings
     from training.models import build_cnn
     from training.progress import Progress
 
@@ -499,13 +500,12 @@ def test_a_seven_emotion_start_begins_a_subset_run_with_its_own_classifier_colum
         assert np.allclose(predict_proba(start, data.images), kept / kept.sum(1, keepdims=True), atol=1e-5)
     with pytest.raises(ValueError, match="cannot start a run that also trains calm"):
         check_init_from(member, ["cnn_wide"], ["sad", "calm"])
-    # The run hands its emotions to the fit; at a vanishing learning rate the fit returns that start.
-    settings = FitSettings(
-        epochs=1, batch_size=32, patience=1, augment=False, learning_rate=1e-12, init_from=member, emotions=emotions
-    )
-    faces = (data.images, 1 - data.labels)  # ("surprise", "sad"): class 0 is surprise
-    result = fit_cnn("cnn_wide", 2, faces, faces, settings, Progress("quiet"))
-    fitted, expected = result.model.trainable_weights, start.trainable_weights
+    # Every engine's (and the sweep's) fits go through run_fit, which hands them the run's emotions: at a vanishing
+    # learning rate the fit returns the start cut to them, here in the reversed order.
+    settings = FitSettings(epochs=1, batch_size=32, patience=1, augment=False, learning_rate=1e-12, init_from=member)
+    faces = TrainingData(data.images, 1 - data.labels, list(emotions), [])  # ("surprise", "sad"): 0 is surprise
+    outcome = run_fit(FitJob("cnn_wide", "final"), faces, settings, Progress("quiet"))
+    fitted, expected = outcome.model.trainable_weights, start.trainable_weights
     assert len(fitted) == len(expected) and all(np.allclose(a, b, atol=1e-6) for a, b in zip(fitted, expected))
 
 

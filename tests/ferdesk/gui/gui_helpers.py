@@ -14,7 +14,7 @@ from ferdesk.paths import MODELS_DIR
 from ferdesk.sources import DemoSource
 
 GRACE_HOPPER = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-STUDY_MODEL = MODELS_DIR / "study-sad-surprise"  # shipped, two emotions, one network (5 ms a face on AVX2)
+STUDY_MODEL = MODELS_DIR / "study-sad-surprise"  # shipped, two emotions, one network (about 4 ms a face on AVX2)
 
 
 def damaged_model(tmp_path, name="damaged") -> Path:

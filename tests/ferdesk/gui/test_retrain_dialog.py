@@ -110,6 +110,27 @@ def test_fine_tune_text_is_plain_and_the_output_name_is_always_free(window, qtbo
     assert not messages
 
 
+def test_a_fine_tune_may_learn_fewer_of_the_start_models_emotions_but_no_new_one(window, qtbot, tmp_path, messages):
+    member = DEFAULT_MODEL / "members" / "gpu-cnn_wide-s22-e89"  # seven emotions
+    window.set_model(member)
+    qtbot.waitUntil(lambda: window.card.folder == member, timeout=30000)
+    dialog = open_dialog(window, tmp_path / "user-models")
+    configure_retrain(dialog, SAMPLE_CSV, "sad-or-surprised", epochs=2)
+    dialog.fine_tune.setChecked(True)
+    assert all(b.isChecked() and b.isEnabled() for b in dialog.emotion_boxes.values())
+    assert [m for m, b in dialog.model_boxes.items() if b.isChecked()] == ["cnn_wide"]
+    assert not any(b.isEnabled() for b in dialog.model_boxes.values())
+    for emotion, box in dialog.emotion_boxes.items():  # the study's question, asked of the 7-emotion network
+        box.setChecked(emotion in ("sad", "surprise"))
+    args = dialog.arguments()
+    assert args[args.index("--emotions") + 1] == "sad,surprise" and args[args.index("--models") + 1] == "cnn_wide"
+    assert args[args.index("--init-from") + 1] == str(member)
+    dialog.fine_tune.setChecked(False)
+    assert all(b.isEnabled() for b in [*dialog.emotion_boxes.values(), *dialog.model_boxes.values()])
+    dialog.close()
+    assert not messages
+
+
 def test_tensorflow_logging_stays_out_of_the_dialog_log(window, messages):
     dialog = open_dialog(window)
     dialog.append_stderr(TRAINER_STDERR)
