@@ -7,7 +7,16 @@ Model > Retrain... dialog offers these names without importing training: ferdesk
 from __future__ import annotations
 
 BASELINE = "logreg"  # scikit-learn logistic regression on pixels; every other architecture is a Keras CNN
-ARCHITECTURES = (BASELINE, "cnn_small", "cnn_separable", "cnn_slim", "cnn_medium", "cnn_wide", "cnn_large")
+ARCHITECTURES = (
+    BASELINE,
+    "cnn_small",
+    "cnn_separable",
+    "cnn_slim",
+    "cnn_medium",
+    "cnn_lowrank",
+    "cnn_wide",
+    "cnn_large",
+)
 
 
 def is_zoo_cnn(name: str) -> bool:

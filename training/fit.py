@@ -21,9 +21,10 @@ from training.augment import host_batches, keras_augmenter
 from training.backup import backup_callback, early_stopping_callback, resume_epoch
 from training.models import (
     BASELINE,
-    VGG_GAP_WIDTHS,
+    FACTORS,
+    ZOO,
     build_cnn,
-    can_narrow,
+    can_start,
     is_zoo_cnn,
     logreg_to_keras,
     make_logreg,
@@ -175,9 +176,9 @@ def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) 
     if not is_zoo_cnn(card.architecture):
         raise ValueError(f"{folder} holds a {card.architecture} model; only the zoo's CNNs can be fine-tuned")
     cnns = [m for m in models if m != BASELINE]  # the baseline beside it learns from pixels as always
-    if cnns != [card.architecture] and not (len(cnns) == 1 and can_narrow(card.architecture, cnns[0])):
-        narrower = [n for n in VGG_GAP_WIDTHS if can_narrow(card.architecture, n) and n != card.architecture]
-        also = f" (or a narrower network it can start: {', '.join(narrower)})" if narrower else ""
+    if not (len(cnns) == 1 and can_start(card.architecture, cnns[0])):
+        others = [n for n in ZOO if n != card.architecture and is_zoo_cnn(n) and can_start(card.architecture, n)]
+        also = f" (or a network it can start: {', '.join(others)})" if others else ""
         raise ValueError(
             f"{folder} holds a {card.architecture} model; fine-tuning needs --models {card.architecture}{also}"
         )
@@ -211,6 +212,17 @@ def _weights_of(folder: str, mtime_ns: int) -> tuple[list[str], list]:  # mtime 
 
     card, model = load_keras_model(folder)
     return list(card.labels), model.get_weights()
+
+
+def _started(start: list, model, faces: np.ndarray) -> list:
+    """The start model's weights in `model`'s shapes: as they are, narrowed, or factored on the training faces."""
+    if [w.shape for w in start] == [w.shape for w in model.get_weights()]:
+        return start
+    if model.name in FACTORS:
+        from training.lowrank import factored_weights
+
+        return factored_weights(start, model, faces)
+    return narrowed_weights(start, model)
 
 
 def _progress_callback(progress: Progress, model: str, stage: str, fold: int, folds: int, epochs: int):
@@ -249,9 +261,7 @@ def fit_cnn(
     try:
         model = build_cnn(name, n_classes)
         if settings.init_from:
-            start = starting_weights(settings.init_from, settings.emotions)
-            same_net = [w.shape for w in start] == [w.shape for w in model.get_weights()]
-            model.set_weights(start if same_net else narrowed_weights(start, model))
+            model.set_weights(_started(starting_weights(settings.init_from, settings.emotions), model, train[0]))
         steps = int(np.ceil(len(train[1]) / settings.batch_size)) * settings.epochs
         schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, max(1, steps), alpha=0.05)
         distilling = len(train) > 2

@@ -24,11 +24,17 @@ class ZooEntry:
     build: Callable | None  # None for the scikit-learn baseline
 
 
-def _conv_block(x, filters: int, convs: int, dropout: float):
+def _conv_block(x, filters: int, convs: int, dropout: float, ranks: tuple = ()):
+    """`convs` 3x3 convs with batch norm and ReLU, then pooling. A rank r in `ranks` (one per conv, None for a full
+    conv) factors that conv into a 3x3 conv into r channels and a 1x1 conv back out to `filters`."""
     from keras import layers
 
-    for _ in range(convs):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    for rank in ranks or (None,) * convs:
+        if rank:
+            x = layers.Conv2D(rank, 3, padding="same", use_bias=False)(x)
+            x = layers.Conv2D(filters, 1, use_bias=False)(x)
+        else:
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
         x = layers.Activation("relu")(x)
     x = layers.MaxPooling2D()(x)
@@ -56,10 +62,10 @@ def build_cnn_small(n_classes: int):
     return keras.Model(inputs, _head(x, n_classes), name="cnn_small")
 
 
-def _vgg_blocks(x, base_filters: int):
-    """Four VGG-style blocks of two convs with base, 2x, 4x and 8x filters."""
-    for filters in (base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters):
-        x = _conv_block(x, filters, convs=2, dropout=0.1)
+def _vgg_blocks(x, base_filters: int, ranks: tuple = ()):
+    """Four VGG-style blocks of two convs with base, 2x, 4x and 8x filters; `ranks`: eight, as in _conv_block."""
+    for block, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters)):
+        x = _conv_block(x, filters, convs=2, dropout=0.1, ranks=tuple(ranks[2 * block : 2 * block + 2]))
     return x
 
 
@@ -67,13 +73,22 @@ def _vgg_blocks(x, base_filters: int):
 VGG_GAP_WIDTHS = {"cnn_slim": 24, "cnn_medium": 32, "cnn_wide": 48}
 
 
-def _vgg_gap(name: str, n_classes: int):
+# cnn_wide's convs after the first, factored: the rank of each is the number of principal components of its
+# response on real faces that it keeps (97-98% of the variance in each), allocated for the most variance per
+# multiply-add within 120M and rounded to multiples of 8 (training.lowrank measured them; docs/training.md).
+LOWRANK_RANKS = (None, 16, 40, 48, 104, 104, 152, 40)
+# A factored network and the trained network whose convs it factors (--init-from).
+FACTORS = {"cnn_lowrank": "cnn_wide"}
+
+
+def _vgg_gap(name: str, n_classes: int, ranks: tuple = ()):
     """Four VGG-style blocks of two convs (base, 2x, 4x, 8x filters), global average pooling."""
     import keras
     from keras import layers
 
+    width = VGG_GAP_WIDTHS[FACTORS.get(name, name)]
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    x = layers.GlobalAveragePooling2D()(_vgg_blocks(inputs, VGG_GAP_WIDTHS[name]))
+    x = layers.GlobalAveragePooling2D()(_vgg_blocks(inputs, width, ranks))
     x = layers.Dropout(0.4)(x)
     return keras.Model(inputs, _head(x, n_classes), name=name)
 
@@ -90,6 +105,16 @@ def build_cnn_wide(n_classes: int):
     points above validation (67%), so it underfits rather than overfits.
     """
     return _vgg_gap("cnn_wide", n_classes)
+
+
+def build_cnn_lowrank(n_classes: int):
+    """cnn_wide with each conv after the first factored into a narrow 3x3 and a 1x1 conv: about 0.87M parameters,
+    119M multiply-adds (45% of cnn_wide's).
+
+    Meant to start from a trained cnn_wide (--init-from), whose convs training.lowrank factors on the training
+    faces; a short distilled fine-tune then recovers most of the wide network's accuracy.
+    """
+    return _vgg_gap("cnn_lowrank", n_classes, LOWRANK_RANKS)
 
 
 def build_cnn_slim(n_classes: int):
@@ -146,6 +171,7 @@ ZOO: dict[str, ZooEntry] = {
     "cnn_separable": ZooEntry("cnn_separable", build_cnn_separable.__doc__.split(":")[0], build_cnn_separable),
     "cnn_slim": ZooEntry("cnn_slim", build_cnn_slim.__doc__.split(":")[0], build_cnn_slim),
     "cnn_medium": ZooEntry("cnn_medium", build_cnn_medium.__doc__.split(":")[0], build_cnn_medium),
+    "cnn_lowrank": ZooEntry("cnn_lowrank", build_cnn_lowrank.__doc__.split(":")[0], build_cnn_lowrank),
     "cnn_wide": ZooEntry("cnn_wide", build_cnn_wide.__doc__.split(":")[0], build_cnn_wide),
     "cnn_large": ZooEntry("cnn_large", build_cnn_large.__doc__.split(":")[0], build_cnn_large),
 }
@@ -162,6 +188,12 @@ def is_zoo_cnn(name: str) -> bool:
 def can_narrow(start: str, student: str) -> bool:
     """True when a trained `start` network can begin a fit of `student`: the same family, at least as wide."""
     return start in VGG_GAP_WIDTHS and student in VGG_GAP_WIDTHS and VGG_GAP_WIDTHS[start] >= VGG_GAP_WIDTHS[student]
+
+
+def can_start(start: str, student: str) -> bool:
+    """True when a trained `start` network can begin a fit of `student`: the same one, a narrower member of its
+    family, or the factored network made from it."""
+    return start == student or can_narrow(start, student) or FACTORS.get(student) == start
 
 
 def narrowed_weights(wide: list[np.ndarray], student) -> list[np.ndarray]:

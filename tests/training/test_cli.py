@@ -457,16 +457,20 @@ def test_outputs_are_checked_before_the_work(trained_model, small_study_csv, tmp
         assert "Traceback" not in result.stderr
 
 
-def test_a_wide_start_model_begins_a_narrower_fit_and_others_are_refused(sample_csv):
+def test_a_wide_start_model_begins_a_narrower_or_factored_fit_and_others_are_refused(sample_csv):
     from ferdesk.pipeline import DEFAULT_MODEL
     from training.fit import FitSettings, fit_cnn
+    from training.lowrank import factored_weights
     from training.models import build_cnn, narrowed_weights
     from training.progress import Progress
 
     member = DEFAULT_MODEL / "members" / "gpu-cnn_wide-s22-e89"
     emotions = read_card(member).labels
     check_init_from(member, ["cnn_slim"], emotions)
-    with pytest.raises(ValueError, match="fine-tuning needs --models cnn_wide \\(or a narrower network it can start: "):
+    check_init_from(member, ["logreg", "cnn_lowrank"], emotions)
+    with pytest.raises(
+        ValueError, match="fine-tuning needs --models cnn_wide \\(or a network it can start: .*cnn_lowrank"
+    ):
         check_init_from(member, ["cnn_small"], emotions)
     # With a vanishing learning rate the fit hands back exactly the narrowed start (trainable weights: batch-norm
     # statistics move whatever the rate).
@@ -478,6 +482,14 @@ def test_a_wide_start_model_begins_a_narrower_fit_and_others_are_refused(sample_
     assert result.model.name == "cnn_slim"
     fitted, expected = result.model.trainable_weights, start.trainable_weights
     assert len(fitted) == len(expected) and all(np.allclose(a, b, atol=1e-6) for a, b in zip(fitted, expected))
+    # The factored network starts from the wide convs factored on the fit's own training faces.
+    result = fit_cnn(
+        "cnn_lowrank", 7, (data.images, data.labels), (data.images, data.labels), settings, Progress("quiet")
+    )
+    start = build_cnn("cnn_lowrank", 7)
+    start.set_weights(factored_weights(starting_weights(member), start, data.images))
+    fitted, expected = result.model.trainable_weights, start.trainable_weights
+    assert len(fitted) == len(expected) and all(np.allclose(a, b, atol=1e-5) for a, b in zip(fitted, expected))
 
 
 def test_a_seven_emotion_start_begins_a_subset_run_with_its_own_classifier_columns(sample_csv):

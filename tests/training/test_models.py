@@ -117,3 +117,40 @@ def test_a_trained_wide_member_narrows_to_a_slimmer_one_by_its_strongest_channel
     for other in ("cnn_small", "cnn_large", "cnn_separable"):
         with pytest.raises(ValueError, match=f"these weights do not narrow to {other}"):
             narrowed_weights(weights, build_cnn(other, 7))
+
+
+def test_a_trained_wide_member_factors_into_the_low_rank_network_keeping_its_predictions(full_csv):
+    from keras import layers
+
+    from ferdesk.model_card import load_keras_model
+    from ferdesk.pipeline import DEFAULT_MODEL
+    from training.lowrank import _factor, factored_weights, response_moments
+    from training.models import can_start, multiply_adds
+
+    wide = load_keras_model(DEFAULT_MODEL / "members" / "gpu-cnn_wide-s22-e89")[1]
+    data = load_fer_csv(full_csv)
+    train_faces, _ = data.split("Training")
+    test_faces, test_labels = data.split("PublicTest")
+    test_faces, test_labels = test_faces[:800], test_labels[:800]
+
+    # At full rank a factored conv is the same conv: its 3x3 and 1x1 kernels compose to the original.
+    conv = [layer for layer in wide.layers if isinstance(layer, layers.Conv2D)][3]
+    norm = [layer for layer in wide.layers if isinstance(layer, layers.BatchNormalization)][3]
+    moments = response_moments(wide, train_faces[:200])[3]
+    narrow, mix, moving_mean = _factor(conv.get_weights()[0], norm.get_weights(), norm.epsilon, moments, 96)
+    np.testing.assert_allclose(np.tensordot(narrow, mix[0, 0], axes=([3], [0])), conv.get_weights()[0], atol=1e-5)
+    np.testing.assert_allclose(moving_mean, norm.get_weights()[2], atol=1e-4)
+
+    # At the zoo's ranks, 45% of the multiply-adds, the network still largely classifies as the wide one does.
+    student = build_cnn("cnn_lowrank", 7)
+    student.set_weights(factored_weights(wide.get_weights(), student, train_faces))
+    assert multiply_adds(student) <= 120e6 < 0.5 * multiply_adds(wide)
+    wide_says = wide.predict(to_model_input(test_faces), verbose=0).argmax(1)
+    student_says = student.predict(to_model_input(test_faces), verbose=0).argmax(1)
+    assert (student_says == wide_says).mean() > 0.85
+    assert (student_says == test_labels).mean() > (wide_says == test_labels).mean() - 0.04
+    # Only cnn_wide can start it, and it cannot start the others.
+    assert can_start("cnn_wide", "cnn_lowrank") and not can_start("cnn_medium", "cnn_lowrank")
+    assert not can_start("cnn_lowrank", "cnn_wide")
+    with pytest.raises(ValueError, match="not a cnn_wide's"):
+        factored_weights(build_cnn("cnn_medium", 7).get_weights(), student, train_faces)
