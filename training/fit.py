@@ -17,7 +17,7 @@ import numpy as np
 
 from ferdesk.preprocess import to_model_input
 from training import interrupts
-from training.augment import host_batches, keras_augmenter
+from training.augment import augment_batch, host_batches
 from training.backup import backup_callback, early_stopping_callback, resume_epoch
 from training.models import (
     BASELINE,
@@ -95,8 +95,21 @@ def make_dataset(
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
-        layer = keras_augmenter(seed, strong_augment)
-        ds = ds.map(lambda a, b: (layer(a, training=True), b), num_parallel_calls=PIPELINE_THREADS)
+        # The same OpenCV warp as the host pipeline, one resampling per face: Keras' four augmentation layers each
+        # resampled the face and blurred it, so CPU-trained networks learnt blurred faces and lost several points
+        # on sharp ones (docs/training.md). Each batch draws from a generator of its own, seeded in the pipeline.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+        def warp(faces, batch_seed):
+            return augment_batch(faces, np.random.default_rng(int(batch_seed)), strong_augment)
+
+        def augmented(faces, targets, batch_seed):
+            out = tf.numpy_function(warp, [faces, batch_seed], tf.float32, stateful=False)
+            return tf.ensure_shape(out, faces.shape), targets
+
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda pair, batch_seed: augmented(*pair, batch_seed), num_parallel_calls=PIPELINE_THREADS
+        )
     # Fixed parallelism, no autotuning: tearing down an autotuned iterator at the end of an epoch waited on the
     # autotuner's sleeping thread, idling both cores for up to 40 s at about every other epoch (seen with gdb).
     options = tf.data.Options()
