@@ -5,7 +5,7 @@ A and B come from the principal components of the wide conv's response on real f
 norm's scale (what the rest of the network sees), so each pair keeps the r directions of most variance. The part of
 the response's mean outside them moves into the batch norm's moving mean. This is the linear step of Zhang et al.,
 "Accelerating very deep convolutional networks for classification and detection" (2015); a distilled fine-tune
-stands in for their nonlinear refinement. On the shipped wide member it keeps 67.3% of 69.1% on PublicTest before
+stands in for their nonlinear refinement. On the shipped wide member it keeps 67.0% of 69.1% on PublicTest before
 any training (docs/training.md).
 """
 
