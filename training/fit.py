@@ -190,7 +190,7 @@ def check_init_from(folder: str | Path, models: list[str], emotions: list[str]) 
         raise ValueError(f"{folder} holds a {card.architecture} model; only the zoo's CNNs can be fine-tuned")
     cnns = [m for m in models if m != BASELINE]  # the baseline beside it learns from pixels as always
     if not (len(cnns) == 1 and can_start(card.architecture, cnns[0])):
-        others = [n for n in ZOO if n != card.architecture and is_zoo_cnn(n) and can_start(card.architecture, n)]
+        others = [n for n in ZOO if n != card.architecture and can_start(card.architecture, n)]
         also = f" (or a network it can start: {', '.join(others)})" if others else ""
         raise ValueError(
             f"{folder} holds a {card.architecture} model; fine-tuning needs --models {card.architecture}{also}"

@@ -74,30 +74,19 @@ def factored_weights(wide_weights: list[np.ndarray], student, faces: np.ndarray,
     moments = response_moments(wide, sample)
     convs = [layer for layer in wide.layers if isinstance(layer, layers.Conv2D)]
     norms = [layer for layer in wide.layers if isinstance(layer, layers.BatchNormalization)]
-    weighted = [layer for layer in student.layers if layer.weights]
-    weights, k, j, moving_mean = [], 0, 0, None
-    while j < len(weighted):
-        layer = weighted[j]
-        if isinstance(layer, layers.Conv2D):
-            kernel = convs[k].get_weights()[0]
-            factored = j + 1 < len(weighted) and isinstance(weighted[j + 1], layers.Conv2D)
-            if factored:
-                norm = norms[k]
-                narrow, mix, moving_mean = _factor(kernel, norm.get_weights(), norm.epsilon, moments[k], layer.filters)
-                weights += [narrow, mix]
-                j += 2
-            else:
-                weights.append(kernel)
-                moving_mean = norms[k].get_weights()[2]
-                j += 1
-        elif isinstance(layer, layers.BatchNormalization):
-            gamma, beta, _, variance = norms[k].get_weights()
-            weights += [gamma, beta, moving_mean, variance]
-            k += 1
-            j += 1
-        else:  # the classifier
-            weights += wide.get_layer(layer.name).get_weights()
-            j += 1
+    # Each wide conv's first student conv: narrower when factored (its rank), else the same conv.
+    firsts = [layer for layer in student.layers if isinstance(layer, layers.Conv2D) and layer.kernel_size == (3, 3)]
+    weights = []
+    for conv, norm, conv_moments, first in zip(convs, norms, moments, firsts):
+        kernel = conv.get_weights()[0]
+        gamma, beta, moving_mean, variance = norm.get_weights()
+        if first.filters < conv.filters:
+            narrow, mix, moving_mean = _factor(kernel, norm.get_weights(), norm.epsilon, conv_moments, first.filters)
+            weights += [narrow, mix]
+        else:
+            weights.append(kernel)
+        weights += [gamma, beta, moving_mean, variance]
+    weights += wide.get_layer("probabilities").get_weights()
     weights = [np.asarray(w, np.float32) for w in weights]
     if [w.shape for w in weights] != [w.shape for w in student.get_weights()]:
         raise ValueError(f"{student.name} does not factor {FACTORS[student.name]}'s convs one for one")
