@@ -33,14 +33,25 @@ class ModelCard:
     folder: Path | None = None
 
     @property
+    def multiply_adds(self) -> float | None:
+        """Multiply-adds a face, where the card has them: machine-independent, so models compare on any CPU."""
+        macs = self.training.get("multiply_adds")
+        return float(macs) if isinstance(macs, (int, float)) and macs > 0 else None
+
+    @property
     def summary(self) -> str:
         """One line for menus: name, emotions, test accuracy and cost (multiply-adds a face), where the card has them."""
         acc = self.metrics.get("test_accuracy")
         acc_text = f", test accuracy {acc:.1%}" if isinstance(acc, (int, float)) else ""
-        macs = self.training.get("multiply_adds")
-        # Machine-independent, so the menu can compare models honestly on any CPU.
-        cost_text = f", {macs / 1e6:.0f}M multiply-adds a face" if isinstance(macs, (int, float)) and macs else ""
+        macs = self.multiply_adds
+        cost_text = f", {macs / 1e6:.0f}M multiply-adds a face" if macs else ""
         return f"{self.name} ({', '.join(self.labels)}{acc_text}{cost_text})"
+
+    @property
+    def app_accuracy(self) -> float | None:
+        """Test accuracy of the file the app runs (model.tflite) where it was measured, else of the Keras model."""
+        acc = self.metrics.get("test_accuracy_tflite", self.metrics.get("test_accuracy"))
+        return float(acc) if isinstance(acc, (int, float)) else None
 
     def to_json(self) -> dict:
         return {
@@ -55,6 +66,26 @@ class ModelCard:
             "training": self.training,
             "files": {"tflite": TFLITE_FILE, "keras": KERAS_FILE},
         }
+
+
+def lighter_model(current: ModelCard, candidates, ms_per_face: float, budget_ms: float) -> ModelCard | None:
+    """Of `candidates` with the same emotions at half `current`'s multiply-adds or fewer: the most accurate one that
+    should take at most `budget_ms` a face (time taken as proportional to multiply-adds, roughly so on one CPU),
+    else the cheapest; None if there is none."""
+    if current.multiply_adds is None:
+        return None
+    fits = [
+        card
+        for card in candidates
+        if card.labels == current.labels
+        and card.multiply_adds is not None
+        and card.multiply_adds <= current.multiply_adds / 2
+        and card.folder != current.folder
+    ]
+    in_budget = [card for card in fits if ms_per_face * card.multiply_adds / current.multiply_adds <= budget_ms]
+    if in_budget:
+        return max(in_budget, key=lambda card: card.app_accuracy or 0.0)
+    return min(fits, key=lambda card: card.multiply_adds, default=None)
 
 
 def write_card(card: ModelCard, folder: Path) -> Path:

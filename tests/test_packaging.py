@@ -82,7 +82,7 @@ def test_wheel_lists_detector_licence_models_and_type_marker(wheel):
     assert f"{SHIPPED}/assets/models/LICENSE-mediapipe-Apache-2.0.txt" in names
     assert f"{SHIPPED}/docs/user-guide.md" in names  # Help > User guide; no other page of docs/ ships
     assert not [n for n in names if n.startswith(f"{SHIPPED}/docs/") and not n.endswith("/user-guide.md")]
-    for model in ("default", "default/members/gpu-cnn_wide-s22-e89", "study-sad-surprise"):
+    for model in ("default", "default/members/gpu-cnn_wide-s22-e89", "compact", "study-sad-surprise"):
         assert {f"{SHIPPED}/models/{model}/card.json", f"{SHIPPED}/models/{model}/model.tflite"} <= names
     assert "ferdesk/py.typed" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
@@ -101,7 +101,7 @@ def test_installed_package_finds_its_own_shipped_files(installed):
     target = installed["target"].resolve()
     assert all(Path(path).resolve().is_relative_to(target) for path in found), found
     assert Path(found[3]).name == "models" and (Path(found[3]) / "default" / "model.tflite").is_file()
-    assert [Path(f).name for f in found[4:7]] == ["default", "gpu-cnn_wide-s22-e89", "study-sad-surprise"]
+    assert [Path(f).name for f in found[4:8]] == ["default", "gpu-cnn_wide-s22-e89", "compact", "study-sad-surprise"]
 
 
 def test_installed_annotate_finds_the_demo_faces_with_the_default_model(installed, tmp_path):

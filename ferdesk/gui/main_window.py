@@ -20,7 +20,7 @@ from ferdesk.defaults import ANALYSE_EVERY, ANALYSE_EVERY_CHOICES, FRAME_RATE_CA
 from ferdesk.facelog import FaceLog
 from ferdesk.gui.menus import FACE_DETECTION, SMOOTHING_CHOICES, MenusMixin
 from ferdesk.gui.models_control import ModelsController, model_candidates
-from ferdesk.gui.notices import AlertBar, SourceBanner
+from ferdesk.gui.notices import AlertBar, SourceBanner, SpeedTip
 from ferdesk.gui.onboarding import FirstRunHint, UserGuideDialog
 from ferdesk.gui.personalise import ask_correction
 from ferdesk.gui.playback import PlaybackBar
@@ -108,6 +108,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.demo_button.clicked.connect(lambda: self.set_source("demo"))
         self.alert_box = AlertBar()
         self.alert, self.alert_action = self.alert_box.label, self.alert_box.action
+        self.speed_tip = SpeedTip()
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(self.probabilities, 3)
@@ -128,6 +129,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(0, 0, 0, 0)
         central_layout.addWidget(self.alert_box)
+        central_layout.addWidget(self.speed_tip)
         # Shown on the first launch only (until dismissed): how to read the window.
         self.first_run_hint = FirstRunHint()
         self.first_run_hint.guide_requested.connect(self.show_user_guide)
@@ -148,6 +150,9 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.sources.shown.connect(self._on_source_shown)
         self.models = ModelsController(self.worker, self.settings, model, self)
         self.models.alert_changed.connect(lambda text: self.alert_box.say("model", text))
+        self.models.speed_tip.connect(self.speed_tip.say)
+        self.speed_tip.switch_requested.connect(self.models.set_model)
+        self.speed_tip.turned_off.connect(self.models.turn_off_speed_tip)
         self.models.card_changed.connect(self._show_card)
         self.models.video_message.connect(self._show_model_message)
         self.training = TrainingController(self.settings, lambda: self.card, self)
@@ -330,8 +335,9 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.sources.show_place(shown.place)
         self.video.show_frame(bgr_to_qimage(result.annotated), result.faces)
         face = self._shown_face(result.faces)
-        if shown.analysed:  # Teach it my face's capture takes crops of this face
-            self.training.offer(result, face)
+        if shown.analysed:
+            self.training.offer(result, face)  # Teach it my face's capture takes crops of this face
+            self.models.note_speed(result)  # where classifying is slow, a lighter model is offered
         if face is None:
             self.probabilities.set_values(result.labels, None, "No face in view")
         else:

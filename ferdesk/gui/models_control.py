@@ -6,6 +6,7 @@ each model (ferdesk.pipeline), so a model that fails never replaces the one in u
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from PyQt5.QtCore import QObject, QSettings, pyqtSignal
@@ -13,9 +14,15 @@ from PyQt5.QtWidgets import QAction, QFileDialog, QMenu, QWidget
 
 from ferdesk.gui.model_info import ModelInfoDialog
 from ferdesk.gui.worker import PipelineWorker
-from ferdesk.model_card import ModelCard, ModelFolderError, read_card
+from ferdesk.model_card import ModelCard, ModelFolderError, lighter_model, read_card
 from ferdesk.paths import model_folders
-from ferdesk.pipeline import DEFAULT_MODEL
+from ferdesk.pipeline import DEFAULT_MODEL, FrameResult
+
+# Five faces at 30 frames/s leave under 7 ms a face for the whole pipeline: a classifier slower than this is worth
+# trading for a lighter model (the default takes 6-9 ms a face on a 2-core AVX2 CPU, 1.4 ms with AVX-512 VNNI).
+SLOW_MS_PER_FACE = 4.0
+TIMED_FRAMES = 60  # frames with faces whose classifier time decides, once per model
+SPEED_TIP_OFF = "models/speed_tip_off"  # the user said not to suggest lighter models again
 
 
 def model_candidates(requested: str | None, last_used) -> list[Path]:
@@ -37,6 +44,7 @@ class ModelsController(QObject):
     alert_changed = pyqtSignal(object)  # the models' problems, in words (None: there are none)
     card_changed = pyqtSignal(object)  # the ModelCard now in use
     video_message = pyqtSignal(str)  # said on the video in place of frames
+    speed_tip = pyqtSignal(object)  # (text, folder of a lighter model) when classifying is slow here; None: no tip
 
     def __init__(self, worker: PipelineWorker, settings: QSettings, requested: str | None, parent: QWidget):
         super().__init__(parent)
@@ -48,6 +56,7 @@ class ModelsController(QObject):
         self.failed: dict[str, str] = {}  # folder -> why it could not be loaded
         self.problem: str | None = None  # the alert shown about models
         self.actions: dict[str, QAction] = {}  # folder -> its entry in the Model menu
+        self.ms_per_face: list[float] = []  # the classifier's time a face on recent frames, for the speed tip
         worker.initialized.connect(self._on_initialized)
         worker.init_failed.connect(self._on_init_failed)
         worker.model_changed.connect(self._on_model_changed)
@@ -57,6 +66,42 @@ class ModelsController(QObject):
     def set_model(self, folder) -> None:
         """Ask the worker for a model; it loads and checks the whole model, and keeps the current one if that fails."""
         self.worker.set_model(Path(folder))
+
+    def note_speed(self, result: FrameResult) -> None:
+        """After TIMED_FRAMES frames with faces, offer a lighter model once if classifying is slow on this CPU."""
+        if self.card is None or not result.faces or len(self.ms_per_face) >= TIMED_FRAMES:
+            return
+        self.ms_per_face.append(result.timings_ms.get("classify", 0.0) / len(result.faces))
+        if len(self.ms_per_face) < TIMED_FRAMES or self.settings.value(SPEED_TIP_OFF, False, type=bool):
+            return
+        ms = statistics.median(self.ms_per_face)
+        lighter = self._lighter_model(ms) if ms > SLOW_MS_PER_FACE else None
+        if lighter is not None:
+            share = lighter.multiply_adds / self.card.multiply_adds
+            text = (
+                f"{self.card.name} takes {ms:.1f} ms a face on this computer. {lighter.name} does {share:.0%} of "
+                f"its work a face: {self._accuracy_text(lighter)} instead of {self._accuracy_text(self.card)}."
+            )
+            self.speed_tip.emit((text, lighter.folder))
+
+    def _lighter_model(self, ms_per_face: float) -> ModelCard | None:
+        cards = []
+        for folder in model_folders():
+            try:
+                cards.append(read_card(folder))
+            except ModelFolderError:
+                continue
+        usable = [card for card in cards if str(card.folder) not in self.failed]
+        return lighter_model(self.card, usable, ms_per_face, SLOW_MS_PER_FACE)
+
+    @staticmethod
+    def _accuracy_text(card: ModelCard) -> str:
+        acc = card.app_accuracy
+        return "accuracy not measured" if acc is None else f"{acc:.1%} test accuracy"
+
+    def turn_off_speed_tip(self) -> None:
+        self.settings.setValue(SPEED_TIP_OFF, True)
+        self.speed_tip.emit(None)
 
     def load_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self.parent(), "Load a model folder (card.json, model.tflite)")
@@ -111,6 +156,8 @@ class ModelsController(QObject):
 
     def _use_card(self, card: ModelCard, remember: bool) -> None:
         self.card = card
+        self.ms_per_face = []  # a new model is timed afresh
+        self.speed_tip.emit(None)
         self.failed.pop(str(card.folder), None)
         if remember:
             self.settings.setValue("model", str(card.folder))

@@ -1,11 +1,12 @@
 """The window's bars that say how things stand: problems with a model or a source (AlertBar), a source that stopped
-or ended (SourceBanner), and a training run that goes on with its dialog closed (TrainingIndicator)."""
+or ended (SourceBanner), a lighter model where classifying is slow (SpeedTip), and a training run that goes on with
+its dialog closed (TrainingIndicator)."""
 
 from __future__ import annotations
 
 import logging
 
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,43 @@ class SourceBanner(QWidget):
         if text is not None:
             self.label.setText(text)
         self.setVisible(text is not None)
+
+
+class SpeedTip(QWidget):
+    """Over the video: the model in use is slow on this CPU and a lighter one ships, with a button to switch."""
+
+    switch_requested = pyqtSignal(object)  # the lighter model's folder
+    turned_off = pyqtSignal()  # "Don't suggest again"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.folder = None
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.switch_button = QPushButton()
+        self.switch_button.clicked.connect(lambda: self.switch_requested.emit(self.folder))
+        self.not_now_button = QPushButton("Not now")
+        self.not_now_button.clicked.connect(self.hide)
+        self.off_button = QPushButton("Don't suggest again")
+        self.off_button.clicked.connect(self.turned_off.emit)
+        self.setStyleSheet("QWidget#tip { background: #e7f1ff; } QLabel { color: #0b3d75; }")
+        self.setObjectName("tip")
+        self.setAttribute(Qt.WA_StyledBackground, True)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        for button in (self.switch_button, self.not_now_button, self.off_button):
+            layout.addWidget(button)
+        self.hide()
+
+    def say(self, tip: tuple[str, object] | None) -> None:
+        """Show (text, folder of the lighter model); None hides the tip."""
+        if tip is None:
+            self.hide()
+            return
+        text, self.folder = tip
+        self.label.setText(text)
+        self.switch_button.setText(f"Use {self.folder.name}")
+        self.show()
 
 
 class TrainingIndicator(QWidget):

@@ -32,7 +32,7 @@ def test_a_checkout_reads_its_top_level_folders():
     assets, models, detector, folders = probe(FERDESK_USER_MODELS="/nonexistent")
     assert (assets, models) == (str(REPO_ROOT / "assets"), str(REPO_ROOT / "models"))
     assert Path(detector).is_file()
-    assert [Path(f).name for f in folders[:3]] == ["default", "gpu-cnn_wide-s22-e89", "study-sad-surprise"]
+    assert [Path(f).name for f in folders[:4]] == ["default", "gpu-cnn_wide-s22-e89", "compact", "study-sad-surprise"]
     assert paths.shipped_dir("models") == REPO_ROOT / "models"  # no package data in a checkout
 
 
