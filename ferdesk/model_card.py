@@ -41,8 +41,8 @@ class ModelCard:
     @property
     def summary(self) -> str:
         """One line for menus: name, emotions, test accuracy and cost (multiply-adds a face), where the card has them."""
-        acc = self.metrics.get("test_accuracy")
-        acc_text = f", test accuracy {acc:.1%}" if isinstance(acc, (int, float)) else ""
+        acc = self.app_accuracy
+        acc_text = "" if acc is None else f", test accuracy {acc:.1%}"
         macs = self.multiply_adds
         cost_text = f", {macs / 1e6:.0f}M multiply-adds a face" if macs else ""
         return f"{self.name} ({', '.join(self.labels)}{acc_text}{cost_text})"

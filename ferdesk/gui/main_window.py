@@ -152,7 +152,7 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         self.models.alert_changed.connect(lambda text: self.alert_box.say("model", text))
         self.models.speed_tip.connect(self.speed_tip.say)
         self.speed_tip.switch_requested.connect(self.models.set_model)
-        self.speed_tip.turned_off.connect(self.models.turn_off_speed_tip)
+        self.speed_tip.turned_off.connect(lambda: self.set_speed_tips(False))
         self.models.card_changed.connect(self._show_card)
         self.models.video_message.connect(self._show_model_message)
         self.training = TrainingController(self.settings, lambda: self.card, self)
@@ -351,6 +351,11 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
                 self._change_view(followed=face.track_id)  # mark it at once, also on an image held on screen
             self.history.add(result.timestamp, face.probabilities)
         self._update_status()
+
+    def set_speed_tips(self, on: bool) -> None:
+        """Whether the window may suggest a lighter model where classifying is slow (remembered)."""
+        self.models.set_speed_tips(on)
+        self.speed_tips_action.setChecked(on)
 
     def _update_status(self) -> None:
         result = self.last_result

@@ -101,6 +101,13 @@ class MenusMixin:
         self.card_action = self._action(None, "Model &card and report…", self.show_model_info, "Ctrl+I")
         self.retrain_action = self._action(None, "&Retrain…", self.open_retrain, "Ctrl+T")
         self.personalise_action = self._action(None, "&Teach it my face…", self.open_personalise)
+        self.speed_tips_action = self._action(
+            None,
+            "&Suggest a lighter model when slow",
+            self.set_speed_tips,
+            checkable=True,
+            checked=self.models.speed_tips_on(),
+        )
         self._fill_model_menu()
 
     def _build_view_menu(self, bar) -> None:
@@ -191,6 +198,8 @@ class MenusMixin:
         menu.addSeparator()
         for action in (self.load_model_action, self.card_action, self.retrain_action, self.personalise_action):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.speed_tips_action)
 
     def show_shortcuts(self) -> None:
         box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts", self.shortcuts_text(), parent=self)

@@ -18,8 +18,9 @@ from ferdesk.model_card import ModelCard, ModelFolderError, lighter_model, read_
 from ferdesk.paths import model_folders
 from ferdesk.pipeline import DEFAULT_MODEL, FrameResult
 
-# Five faces at 30 frames/s leave under 7 ms a face for the whole pipeline: a classifier slower than this is worth
-# trading for a lighter model (the default takes 6-9 ms a face on a 2-core AVX2 CPU, 1.4 ms with AVX-512 VNNI).
+# At 4 ms a face, five faces take 20 ms of classifying, most of a 30 frames/s budget: worth trading for a lighter
+# model. The default takes 5.6-8.7 ms a face on a 2-core AVX2-only AMD EPYC, 1.4-1.5 ms on 2-core CPUs with AVX-512
+# VNNI (an AMD EPYC; an Intel one with AMX too).
 SLOW_MS_PER_FACE = 4.0
 TIMED_FRAMES = 60  # frames with faces whose classifier time decides, once per model
 SPEED_TIP_OFF = "models/speed_tip_off"  # the user said not to suggest lighter models again
@@ -44,7 +45,7 @@ class ModelsController(QObject):
     alert_changed = pyqtSignal(object)  # the models' problems, in words (None: there are none)
     card_changed = pyqtSignal(object)  # the ModelCard now in use
     video_message = pyqtSignal(str)  # said on the video in place of frames
-    speed_tip = pyqtSignal(object)  # (text, folder of a lighter model) when classifying is slow here; None: no tip
+    speed_tip = pyqtSignal(object)  # (text, folder, name) of a lighter model when classifying is slow; None: no tip
 
     def __init__(self, worker: PipelineWorker, settings: QSettings, requested: str | None, parent: QWidget):
         super().__init__(parent)
@@ -72,7 +73,7 @@ class ModelsController(QObject):
         if self.card is None or not result.faces or len(self.ms_per_face) >= TIMED_FRAMES:
             return
         self.ms_per_face.append(result.timings_ms.get("classify", 0.0) / len(result.faces))
-        if len(self.ms_per_face) < TIMED_FRAMES or self.settings.value(SPEED_TIP_OFF, False, type=bool):
+        if len(self.ms_per_face) < TIMED_FRAMES or not self.speed_tips_on():
             return
         ms = statistics.median(self.ms_per_face)
         lighter = self._lighter_model(ms) if ms > SLOW_MS_PER_FACE else None
@@ -82,7 +83,7 @@ class ModelsController(QObject):
                 f"{self.card.name} takes {ms:.1f} ms a face on this computer. {lighter.name} does {share:.0%} of "
                 f"its work a face: {self._accuracy_text(lighter)} instead of {self._accuracy_text(self.card)}."
             )
-            self.speed_tip.emit((text, lighter.folder))
+            self.speed_tip.emit((text, lighter.folder, lighter.name))
 
     def _lighter_model(self, ms_per_face: float) -> ModelCard | None:
         cards = []
@@ -96,12 +97,17 @@ class ModelsController(QObject):
 
     @staticmethod
     def _accuracy_text(card: ModelCard) -> str:
-        acc = card.app_accuracy
+        acc = card.app_accuracy  # as the Model menu shows it
         return "accuracy not measured" if acc is None else f"{acc:.1%} test accuracy"
 
-    def turn_off_speed_tip(self) -> None:
-        self.settings.setValue(SPEED_TIP_OFF, True)
-        self.speed_tip.emit(None)
+    def set_speed_tips(self, on: bool) -> None:
+        """Model > Suggest a lighter model when slow; "Don't suggest again" turns it off."""
+        self.settings.setValue(SPEED_TIP_OFF, not on)
+        if not on:
+            self.speed_tip.emit(None)
+
+    def speed_tips_on(self) -> bool:
+        return not self.settings.value(SPEED_TIP_OFF, False, type=bool)
 
     def load_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self.parent(), "Load a model folder (card.json, model.tflite)")

@@ -94,7 +94,7 @@ class SpeedTip(QWidget):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.switch_button = QPushButton()
-        self.switch_button.clicked.connect(lambda: self.switch_requested.emit(self.folder))
+        self.switch_button.clicked.connect(self._switch)
         self.not_now_button = QPushButton("Not now")
         self.not_now_button.clicked.connect(self.hide)
         self.off_button = QPushButton("Don't suggest again")
@@ -108,15 +108,19 @@ class SpeedTip(QWidget):
             layout.addWidget(button)
         self.hide()
 
-    def say(self, tip: tuple[str, object] | None) -> None:
-        """Show (text, folder of the lighter model); None hides the tip."""
+    def say(self, tip: tuple[str, object, str] | None) -> None:
+        """Show (text, folder and name of the lighter model); None hides the tip."""
         if tip is None:
             self.hide()
             return
-        text, self.folder = tip
+        text, self.folder, name = tip
         self.label.setText(text)
-        self.switch_button.setText(f"Use {self.folder.name}")
+        self.switch_button.setText(f"Use {name}")
         self.show()
+
+    def _switch(self) -> None:
+        self.hide()  # asked once; a model that fails to load is reported in the alert bar
+        self.switch_requested.emit(self.folder)
 
 
 class TrainingIndicator(QWidget):

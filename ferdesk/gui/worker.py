@@ -269,9 +269,8 @@ class PipelineWorker(QThread):
                 self.view.show_bars,
                 followed=self.view.followed,
             )
-            self._offer(
-                Shown(replace(result, frame=frame, faces=faces, annotated=annotated), shown.place, self.view.mirror)
-            )
+            redrawn = replace(result, frame=frame, faces=faces, annotated=annotated)
+            self._offer(Shown(redrawn, shown.place, self.view.mirror, analysed=False))  # the last analysis, redrawn
 
         self.submit(command)
 

@@ -7,6 +7,7 @@ from gui_helpers import STUDY_MODEL
 from PyQt5.QtWidgets import QMessageBox
 
 from ferdesk.gui import sources_control
+from ferdesk.gui.models_control import SPEED_TIP_OFF
 from ferdesk.gui.main_window import MainWindow
 
 
@@ -34,6 +35,8 @@ def start_window(qtbot, gui_settings, messages, monkeypatch):
     windows = []
 
     def start(**kwargs) -> MainWindow:
+        if not gui_settings.contains(SPEED_TIP_OFF):  # on a slow machine the tip would come and go between tests
+            gui_settings.setValue(SPEED_TIP_OFF, True)
         win = MainWindow(settings=gui_settings, **kwargs)
         qtbot.addWidget(win)
         win.show()
