@@ -337,7 +337,8 @@ class MainWindow(MenusMixin, SavingMixin, QMainWindow):
         face = self._shown_face(result.faces)
         if shown.analysed:
             self.training.offer(result, face)  # Teach it my face's capture takes crops of this face
-            self.models.note_speed(result)  # where classifying is slow, a lighter model is offered
+            if not self.training.busy():  # a trainer sharing the CPU would make any model look slow
+                self.models.note_speed(result)  # where classifying is slow, a lighter model is offered
         if face is None:
             self.probabilities.set_values(result.labels, None, "No face in view")
         else:

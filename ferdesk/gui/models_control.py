@@ -58,6 +58,7 @@ class ModelsController(QObject):
         self.problem: str | None = None  # the alert shown about models
         self.actions: dict[str, QAction] = {}  # folder -> its entry in the Model menu
         self.ms_per_face: list[float] = []  # the classifier's time a face on recent frames, for the speed tip
+        self.last_index: int | None = None  # the last frame note_speed saw (kept across models: redraws repeat it)
         worker.initialized.connect(self._on_initialized)
         worker.init_failed.connect(self._on_init_failed)
         worker.model_changed.connect(self._on_model_changed)
@@ -70,6 +71,9 @@ class ModelsController(QObject):
 
     def note_speed(self, result: FrameResult) -> None:
         """After TIMED_FRAMES frames with faces, offer a lighter model once if classifying is slow on this CPU."""
+        if result.index == self.last_index:  # a redraw (a view change, a click) of a frame timed or skipped already
+            return
+        self.last_index = result.index
         if self.card is None or not result.faces or len(self.ms_per_face) >= TIMED_FRAMES:
             return
         self.ms_per_face.append(result.timings_ms.get("classify", 0.0) / len(result.faces))

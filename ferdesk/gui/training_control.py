@@ -74,6 +74,10 @@ class TrainingController(QObject):
     def retraining(self) -> bool:
         return self.retrain_dialog is not None and self.retrain_dialog.running()
 
+    def busy(self) -> bool:
+        """A Retrain or Teach it my face trainer is running (sharing the CPU with the video)."""
+        return self.retraining() or (self.personalise_dialog is not None and self.personalise_dialog.running())
+
     def shutdown(self) -> None:
         """The window closes: stop the trainers (a run is cancelled, its partial output removed)."""
         if self.retrain_dialog is not None:

@@ -269,8 +269,9 @@ class PipelineWorker(QThread):
                 self.view.show_bars,
                 followed=self.view.followed,
             )
-            redrawn = replace(result, frame=frame, faces=faces, annotated=annotated)
-            self._offer(Shown(redrawn, shown.place, self.view.mirror, analysed=False))  # the last analysis, redrawn
+            self._offer(
+                Shown(replace(result, frame=frame, faces=faces, annotated=annotated), shown.place, self.view.mirror)
+            )
 
         self.submit(command)
 

@@ -5,6 +5,7 @@ Where a test lowers the threshold, it is so that it does not depend on how fast 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 from gui_helpers import wait_for_frames
@@ -65,15 +66,20 @@ def test_the_tip_waits_for_enough_frames_and_a_slow_median(start_window, qtbot, 
     real = win.last_result
     faces = len(real.faces)
 
+    index = itertools.count(real.index + 1)
+
     def feed(ms_per_face, frames):
         for _ in range(frames):
-            win.models.note_speed(replace(real, timings_ms={**real.timings_ms, "classify": ms_per_face * faces}))
+            timings = {**real.timings_ms, "classify": ms_per_face * faces}
+            win.models.note_speed(replace(real, index=next(index), timings_ms=timings))
 
     win.models.ms_per_face = []
     feed(9.0, models_control.TIMED_FRAMES - 1)
     assert tips == []  # not before 60 frames
-    win.models.note_speed(replace(real, faces=[]))  # a frame without faces says nothing of the time a face
-    assert tips == []
+    win.models.note_speed(replace(real, index=next(index), faces=[]))  # says nothing of the time a face
+    before = list(win.models.ms_per_face)
+    win.models.note_speed(replace(real, index=win.models.last_index))  # a redraw of the last frame
+    assert tips == [] and win.models.ms_per_face == before
     feed(9.0, 1)  # the 60th: 9 ms a face; the member would take 4.5 ms, over 4, so the cheapest
     assert len(tips) == 1 and tips[0][2] == "compact" and "takes 9.0 ms a face" in tips[0][0]
     feed(9.0, 10)
@@ -106,3 +112,14 @@ def test_dont_suggest_again_is_remembered_and_the_model_menu_turns_it_back_on(
     assert again.speed_tips_action.isChecked() and not gui_settings.value(SPEED_TIP_OFF, type=bool)
     again.models.ms_per_face = []  # timed afresh, as after a model change
     qtbot.waitUntil(lambda: again.speed_tip.isVisible(), timeout=60000)
+
+
+def test_frames_are_not_timed_while_a_trainer_shares_the_cpu(start_window, qtbot, monkeypatch, gui_settings):
+    slow_everywhere(monkeypatch, gui_settings)
+    win = start_window(model=str(DEFAULT_MODEL))
+    monkeypatch.setattr(win.training, "busy", lambda: True)  # as while Retrain or Teach it my face trains
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) > 0, timeout=60000)
+    wait_for_frames(qtbot, win, count=10)
+    assert win.models.ms_per_face == [] and not win.speed_tip.isVisible()
+    monkeypatch.setattr(win.training, "busy", lambda: False)
+    qtbot.waitUntil(lambda: win.speed_tip.isVisible(), timeout=60000)
