@@ -40,7 +40,7 @@ def teacher_record(folder: str | Path) -> dict:
         "architecture": card.architecture,
         "labels": list(card.labels),
         "command": card.training.get("command"),
-        "test_accuracy": card.metrics.get("test_accuracy_tflite", card.metrics.get("test_accuracy")),
+        "test_accuracy": card.app_accuracy,
         "multiply_adds": card.training.get("multiply_adds"),
         "sha256": files,
     }

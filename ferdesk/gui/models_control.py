@@ -39,6 +39,17 @@ def model_candidates(requested: str | None, last_used) -> list[Path]:
     return candidates
 
 
+def readable_cards() -> list[ModelCard]:
+    """The cards of the model folders (model_folders() order) that can be read; the others are left out."""
+    cards = []
+    for folder in model_folders():
+        try:
+            cards.append(read_card(folder))
+        except ModelFolderError:
+            continue
+    return cards
+
+
 class ModelsController(QObject):
     """The model in use and the requests about it; `parent` is the window, over which its dialogs open."""
 
@@ -57,7 +68,7 @@ class ModelsController(QObject):
         self.failed: dict[str, str] = {}  # folder -> why it could not be loaded
         self.problem: str | None = None  # the alert shown about models
         self.actions: dict[str, QAction] = {}  # folder -> its entry in the Model menu
-        self.ms_per_face: list[float] = []  # the classifier's time a face on recent frames, for the speed tip
+        self.ms_per_face: list[float] = []  # the classifier's time a face on the model's first frames (speed tip)
         self.last_index: int | None = None  # the last frame note_speed saw (kept across models: redraws repeat it)
         worker.initialized.connect(self._on_initialized)
         worker.init_failed.connect(self._on_init_failed)
@@ -90,13 +101,7 @@ class ModelsController(QObject):
             self.speed_tip.emit((text, lighter.folder, lighter.name))
 
     def _lighter_model(self, ms_per_face: float) -> ModelCard | None:
-        cards = []
-        for folder in model_folders():
-            try:
-                cards.append(read_card(folder))
-            except ModelFolderError:
-                continue
-        usable = [card for card in cards if str(card.folder) not in self.failed]
+        usable = [card for card in readable_cards() if str(card.folder) not in self.failed]
         return lighter_model(self.card, usable, ms_per_face, SLOW_MS_PER_FACE)
 
     @staticmethod
@@ -125,11 +130,8 @@ class ModelsController(QObject):
     def add_models_to(self, menu: QMenu) -> None:
         """A checkable entry for each model folder with a readable card; one that failed to load says so."""
         self.actions = {}
-        for folder in model_folders():
-            try:
-                card = read_card(folder)
-            except ModelFolderError:
-                continue
+        for card in readable_cards():
+            folder = card.folder
             failed = str(folder) in self.failed
             action = menu.addAction(card.summary + (" — could not be loaded" if failed else ""))
             action.setCheckable(True)

@@ -294,8 +294,8 @@ class RetrainDialog(QDialog):
                 card = read_card(folder)
             except ModelFolderError:
                 continue
-            accuracy = card.metrics.get("test_accuracy_tflite", card.metrics.get("test_accuracy"))
-            score = f", {100 * accuracy:.1f}% on its test faces" if isinstance(accuracy, float) else ""
+            accuracy = card.app_accuracy
+            score = "" if accuracy is None else f", {100 * accuracy:.1f}% on its test faces"
             self.teacher_choice.addItem(f"{card.name} ({len(card.labels)} emotions{score})", str(folder))
         if chosen is not None and self.teacher_choice.findData(chosen) >= 0:
             self.teacher_choice.setCurrentIndex(self.teacher_choice.findData(chosen))
